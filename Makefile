@@ -1,0 +1,47 @@
+# Layers from Scratch. Every target creates .venv first when it is missing.
+# Without make, run the commands under each target by hand (README: "Without make").
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# nbgrader runs `alembic` (and jupyter its extensions) from PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export MPLBACKEND := Agg
+export PYTHONDONTWRITEBYTECODE := 1
+
+LAB_ARGS ?=
+JOBS ?= 2
+SEED ?=
+TEST_ARGS ?=
+
+.PHONY: venv lab test release grade bench bench-grade book clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The student's command: their own copy of the book in work/, then JupyterLab.
+lab: $(STAMP)
+	$(PY) -m autograder lab-copy work
+	mkdir -p exchange
+	$(PY) -m jupyter lab --allow-root --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/work $(LAB_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax solutions tests $(TEST_ARGS)
+
+release: $(STAMP)
+	$(PY) -m autograder release
+
+grade: $(STAMP)
+	$(PY) -m autograder grade --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
+
+clean:
+	rm -rf work/ autograded/ feedback/ gradebook.db grades.csv grades_by_exercise.csv \
+	  grading-runs/ _build/ artifacts/ .bench/

@@ -1,0 +1,6 @@
+"""Layers from Scratch's checks: a test cell calls ``check(name, your_function)``."""
+from .api import check
+from .errors import CheckFailed
+from .paths import data_path
+
+__all__ = ["check", "CheckFailed", "data_path"]

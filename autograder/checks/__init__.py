@@ -1,0 +1,1 @@
+"""One module per family of layers; each registers its exercises on import."""

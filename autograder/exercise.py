@@ -1,0 +1,123 @@
+"""What an exercise is, and the registry the families fill.
+
+A family module (``autograder/checks/<family>.py``) describes each exercise: how to
+build its cases from a seeded generator, how torch computes the expected answer, and
+which known-wrong answers it recognises. The mechanisms (``compare``, ``api``,
+``grading``) only ever see these objects, never a family by name.
+
+Family modules must not import torch at module level: the grading kernel that runs
+student code imports every family but must never have torch loaded.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class Case:
+    """One call of the student's function.
+
+    ``args`` / ``kwargs`` are the call itself (NumPy arrays and plain values).
+    ``note`` says what the case is about, shown in feedback ("'same' with an even kernel").
+    Where torch refuses a case (raises), the student's function must raise ValueError.
+    ``extra`` carries what a custom ``run`` needs beyond the call (module states, steps).
+    """
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Variant:
+    """A known-wrong answer, computed with torch, and the hint it earns."""
+
+    name: str
+    hint: str
+    compute: Callable[[Case], Any]
+
+
+def default_run(fn, case: Case):
+    """Call the student's function on private copies, so mutation cannot leak between cases."""
+    return fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+
+
+@dataclass
+class Exercise:
+    """Everything about grading one function or class."""
+
+    name: str
+    arg_names: tuple
+    visible: Callable[[np.random.Generator], list]
+    hidden: Callable[[np.random.Generator], list]
+    reference: Callable[[Case], Any]
+    variants: list = field(default_factory=list)
+    run: Callable = default_run
+    # Extra hints beyond the variants: (case, got, expected) -> hint or None.
+    diagnose: Callable | None = None
+    family: str = ""
+    # The student's function name, for feedback; an exercise that grades a later
+    # chapter's extension of a function is named "conv2d/groups" but calls conv2d.
+    function: str = ""
+
+    def __post_init__(self):
+        self.function = self.function or self.name.split("/")[0]
+
+    def cases(self, hidden: bool, seed: int) -> list:
+        rng = np.random.default_rng([seed, _stable_hash(self.name), int(hidden)])
+        return list(self.hidden(rng) if hidden else self.visible(rng))
+
+
+def _stable_hash(text: str) -> int:
+    h = 2166136261
+    for byte in text.encode():
+        h = ((h ^ byte) * 16777619) % 2**32
+    return h
+
+
+_REGISTRY: dict[str, Exercise] = {}
+_LOADED = False
+
+
+def register(exercise: Exercise) -> Exercise:
+    if exercise.name in _REGISTRY:
+        raise RuntimeError(f"exercise {exercise.name!r} is registered twice")
+    _REGISTRY[exercise.name] = exercise
+    return exercise
+
+
+def load_families() -> None:
+    """Import every module of ``autograder.checks`` once; each registers its exercises."""
+    global _LOADED
+    if _LOADED:
+        return
+    from . import checks
+
+    for info in sorted(pkgutil.iter_modules(checks.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{checks.__name__}.{info.name}")
+        for ex in list(_REGISTRY.values()):
+            if not ex.family:
+                ex.family = info.name
+        del module
+    _LOADED = True
+
+
+def get(name: str) -> Exercise:
+    load_families()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"no exercise named {name!r}; known: {known}") from None
+
+
+def all_exercises() -> dict[str, Exercise]:
+    load_families()
+    return dict(_REGISTRY)

@@ -1,0 +1,41 @@
+"""Shared by the tests: load a chapter's reference answers, list its cells."""
+from __future__ import annotations
+
+import functools
+import json
+import types
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from autograder import course  # noqa: E402
+
+
+def cells(chapter: str, folder: str = "solutions") -> list[dict]:
+    path = course.COURSE_ROOT / folder / chapter / f"{chapter}.ipynb"
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def source(cell) -> str:
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+def nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+@functools.lru_cache(maxsize=None)
+def solution(chapter: str) -> types.SimpleNamespace:
+    """The chapter's reference answers: every code cell but the tests, run in one namespace."""
+    import matplotlib.pyplot as plt
+
+    namespace: dict = {"__name__": f"solution_{chapter}"}
+    for cell in cells(chapter):
+        if cell["cell_type"] != "code" or nbgrader(cell).get("grade"):
+            continue
+        code = "\n".join(line for line in source(cell).splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        exec(compile(code, f"<{chapter}>", "exec"), namespace)  # noqa: S102 - our own notebooks
+        plt.close("all")
+    return types.SimpleNamespace(**namespace)
