@@ -68,7 +68,7 @@ def _visible(d):
         return [
             ct_case(rng, d, n=1, c_in=1, c_out=1, size=(3, 3, 2), k=(2, 2, 2), bias=False,
                     note="one channel, stride 1: every input value stamps the kernel"),
-            ct_case(rng, d, stride=2, note="stride 2: stamps spaced 2 apart"),
+            ct_case(rng, d, c_in=3, c_out=3, stride=2, note="stride 2: stamps spaced 2 apart"),
             ct_case(rng, d, stride=2, padding=1, output_padding=1,
                     note="stride 2, padding 1 (crops), output_padding 1 (one more at the end)"),
             ct_case(rng, d, c_in=4, c_out=1, groups=2, dilation=2,
