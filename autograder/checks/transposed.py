@@ -122,6 +122,8 @@ def _hidden(d):
                     note="groups 2, 3 output channels per group"),
             ct_case(rng, d, size=(2, 2, 2), k=(2, 2, 2), padding=1,
                     note="padding crops to a 1-long output"),
+            ct_case(rng, d, stride=(2,), padding=(1,), output_padding=(1,), dilation=(2,),
+                    note="1-tuples: torch broadcasts them to every spatial axis"),
             ct_case(rng, d, stride=2, output_padding=2,
                     note="output_padding = stride (torch refuses)"),
             ct_case(rng, d, output_padding=1,

@@ -1,0 +1,370 @@
+"""Chapter 07 — adaptive pooling: adaptive_avg_pool1d/2d/3d, adaptive_max_pool1d/2d/3d,
+and the loop version adaptive_avg_pool2d_loop.
+
+Everything about grading these exercises is here: the seeded grids of input and output
+sizes (int, tuple, list, None entries, outputs larger than the input, empty outputs), the
+configurations torch refuses, and the known-wrong variants with the hint each one earns.
+Expected values and variants are computed with torch.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .. import oracle
+from ..exercise import Case, Exercise, Variant, register
+
+AVG_ARGS = ("input", "output_size")
+MAX_ARGS = ("input", "output_size", "return_indices")
+KINDS = {"avg": "adaptive_avg_pool", "max": "adaptive_max_pool"}
+
+
+def _name(kind, d):
+    return f"{KINDS[kind]}{d}d"
+
+
+def _torch_fn(kind, d):
+    return getattr(oracle.F(), _name(kind, d))
+
+
+def adaptive_case(rng, kind, d, spatial, output_size, *, n=2, c=3, batched=True,
+                  return_indices=None, integers=False, note="") -> Case:
+    shape = ((n,) if batched else ()) + (c,) + tuple(spatial)
+    if integers:
+        # Few distinct values: boxes hold their maximum more than once (ties).
+        x = rng.integers(0, 3, size=shape).astype(np.float64)
+    else:
+        x = rng.standard_normal(shape)
+    kwargs = {}
+    if return_indices is not None:
+        kwargs["return_indices"] = return_indices
+    return Case((x, output_size), kwargs, note=note)
+
+
+def _sizes(spatial, output_size):
+    """What torch does with output_size; None for configurations it refuses."""
+    d = len(spatial)
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != d:
+            return None
+        return tuple(s if o is None else o for o, s in zip(output_size, spatial))
+    return (output_size,) * d
+
+
+def _rand_spatial(rng, d, low, high):
+    return tuple(int(v) for v in rng.integers(low, high, size=d))
+
+
+def _rand_output(rng, d, spatial, style):
+    """An output_size of the given style for this input."""
+    outs = [int(rng.integers(1, s + 4)) for s in spatial]
+    if style == "int":
+        return int(rng.integers(1, max(spatial) + 3))
+    if style == "tuple":
+        return tuple(outs)
+    if style == "list":
+        return list(outs)
+    if style == "none":
+        keep = int(rng.integers(0, d))
+        return tuple(None if i == keep else o for i, o in enumerate(outs))
+    if style == "larger":
+        return tuple(s + int(rng.integers(1, 4)) for s in spatial)
+    if style == "divides":
+        return tuple(int(rng.choice([v for v in range(1, s + 1) if s % v == 0])) for s in spatial)
+    raise ValueError(style)
+
+
+def _visible(kind, d):
+    ri = {"avg": None, "max": True}[kind]
+
+    def cases(rng):
+        spatial = (10, 7, 5)[:d] if d < 3 else (10, 4, 5)
+        out = [
+            adaptive_case(rng, kind, d, spatial, (4, 3, 2)[:d] if d > 1 else 4,
+                          return_indices=ri, note="overlapping bins"),
+            adaptive_case(rng, kind, d, (6, 4, 2)[:d], (3, 2, 1)[:d], return_indices=ri,
+                          note="output size divides the input size"),
+            adaptive_case(rng, kind, d, (3, 2, 2)[:d], 5 if d == 1 else (5, 3, 4)[:d],
+                          return_indices=ri, note="output larger than the input"),
+            adaptive_case(rng, kind, d, (5, 6, 4)[:d], 1, n=1, batched=False,
+                          return_indices=ri, note="unbatched, global pooling (output_size=1)"),
+        ]
+        if d > 1:
+            out.append(adaptive_case(rng, kind, d, (6, 7, 5)[:d], (None, 3, None)[:d] if d == 3
+                                     else (2, None), return_indices=ri,
+                                     note="None keeps that input size"))
+        if kind == "max":
+            out.append(adaptive_case(rng, kind, d, (5, 4, 3)[:d], (2, 3, 2)[:d], return_indices=False,
+                                     note="return_indices=False: values only"))
+            out.append(adaptive_case(rng, kind, d, (4, 5, 3)[:d], (2, 2, 1)[:d], return_indices=True,
+                                     integers=True,
+                                     note="ties: torch keeps the first maximum in row-major order"))
+        return out
+    return cases
+
+
+def _hidden(kind, d):
+    def cases(rng):
+        out = []
+        styles = ["int", "tuple", "list", "larger", "divides"] + (["none"] if d > 1 else [])
+        hi = {1: 14, 2: 11, 3: 7}[d]
+        ris = (True, False, None) if kind == "max" else (None,)
+        repeats = 4 if kind == "avg" else 2
+        for style, ri in itertools.product(styles, ris):
+            for _ in range(repeats):
+                spatial = _rand_spatial(rng, d, 1, hi)
+                output_size = _rand_output(rng, d, spatial, style)
+                if d == 1 and style in ("tuple", "list", "larger", "divides"):
+                    output_size = type(output_size)(output_size[:1]) if style != "larger" \
+                        else (output_size[0],)
+                out.append(adaptive_case(
+                    rng, kind, d, spatial, output_size, n=int(rng.integers(1, 4)),
+                    c=int(rng.integers(1, 4)), batched=bool(rng.integers(0, 4)),
+                    return_indices=ri, note=f"output_size {style}: {output_size!r}"))
+        ri = True if kind == "max" else None
+        out += [
+            adaptive_case(rng, kind, d, (1, 1, 1)[:d], 1, return_indices=ri, note="size-1 everything"),
+            adaptive_case(rng, kind, d, (1, 1, 1)[:d], 3, return_indices=ri,
+                          note="one element spread over 3 bins per axis"),
+            adaptive_case(rng, kind, d, (7, 5, 6)[:d], (7, 5, 6)[:d], return_indices=ri,
+                          note="output size equals input size (identity)"),
+            adaptive_case(rng, kind, d, (13, 11, 7)[:d], (5, 4, 3)[:d] if d > 1 else 5,
+                          return_indices=ri, note="prime sizes: every bin boundary rounds"),
+            adaptive_case(rng, kind, d, (6, 5, 4)[:d], 0, return_indices=ri,
+                          note="output_size 0: an empty output"),
+            adaptive_case(rng, kind, d, (5, 4, 3)[:d], 2, n=0, return_indices=ri,
+                          note="an empty batch (N = 0)"),
+            adaptive_case(rng, kind, d, (97, 9, 8)[:d] if d == 1 else (31, 29, 9)[:d],
+                          (13, 6, 5)[:d], return_indices=ri, note="large odd sizes"),
+            adaptive_case(rng, kind, d, (6, 5, 4)[:d], -1 if d == 1 else (2, -1, 2)[:d],
+                          return_indices=ri, note="negative output size (torch refuses)"),
+            adaptive_case(rng, kind, d, (6, 5, 4)[:d], (2, 2) if d == 1 else (2,) * (d + 1),
+                          return_indices=ri, note="output_size of the wrong length (torch refuses)"),
+            adaptive_case(rng, kind, d, (6, 5, 4)[:d], 2, n=1, c=1, batched=False,
+                          return_indices=ri, note="input without a channel axis (torch refuses)"),
+            adaptive_case(rng, kind, d, (0, 5, 4)[:d], 2, return_indices=ri,
+                          note="an empty spatial axis (torch refuses)"),
+        ]
+        # The channel-less case: drop the channel axis of a (1, *spatial) unbatched input.
+        x, size = out[-2].args
+        out[-2] = Case((x[0], size), out[-2].kwargs, note=out[-2].note)
+        if kind == "max":
+            for _ in range(3):
+                spatial = _rand_spatial(rng, d, 2, hi)
+                out.append(adaptive_case(rng, kind, d, spatial, _rand_output(rng, d, spatial, "tuple"),
+                                         return_indices=True, integers=True,
+                                         note="ties: the first maximum in row-major order"))
+        return out
+    return cases
+
+
+def _reference(kind, d):
+    def reference(case):
+        return oracle.call(_torch_fn(kind, d), *case.args, **case.kwargs)
+    return reference
+
+
+# Known-wrong answers, computed box by box with torch ------------------------------------
+
+def _edges_torch(L, out):
+    return [((i * L) // out, -((-(i + 1) * L) // out)) for i in range(out)]
+
+
+def _edges_floor(L, out):
+    return [((i * L) // out, ((i + 1) * L) // out) for i in range(out)]
+
+
+def _edges_fixed_width(L, out):
+    if out == 0:
+        return []
+    width = -(-L // out)
+    return [((i * L) // out, min((i * L) // out + width, L)) for i in range(out)]
+
+
+def _edges_uniform(L, out):
+    """The 'stride = L // out, kernel = L - (out - 1) * stride' recipe."""
+    if out > L or out == 0:
+        return None
+    stride = L // out
+    kernel = L - (out - 1) * stride
+    return [(i * stride, i * stride + kernel) for i in range(out)]
+
+
+def _boxes(kind, d, case, edges=_edges_torch, sizes=None, divisor=None, index="plane",
+           ties="first", whole_plane=False):
+    """Pool box by box with torch; None when the variant does not apply to this case."""
+    t = oracle.torch()
+    x, output_size = case.args
+    spatial = x.shape[-d:]
+    if sizes is None:
+        sizes = _sizes(spatial, output_size)
+    if sizes is None or any(o <= 0 for o in sizes) or x.size == 0 or x.ndim not in (d + 1, d + 2):
+        return None
+    per_axis = [edges(L, o) for L, o in zip(spatial, sizes)]
+    if any(e is None for e in per_axis) or any(s >= e for ax in per_axis for s, e in ax):
+        return None
+    xt = t.from_numpy(x)
+    lead = x.shape[:-d]
+    values = t.zeros(lead + tuple(sizes), dtype=t.float64)
+    indices = t.zeros(lead + tuple(sizes), dtype=t.int64)
+    strides = [int(np.prod(spatial[k + 1:])) for k in range(d)]
+    for pos in itertools.product(*[range(o) for o in sizes]):
+        if whole_plane:
+            box = [(0, L) for L in spatial]
+        else:
+            box = [per_axis[k][p] for k, p in enumerate(pos)]
+        part = xt[(Ellipsis,) + tuple(slice(s, e) for s, e in box)]
+        flat = part.flatten(start_dim=part.ndim - d)
+        at = (Ellipsis,) + pos
+        if kind == "avg":
+            count = flat.shape[-1] if divisor is None else divisor(box)
+            values[at] = flat.sum(-1) / count
+            continue
+        if ties == "last":
+            rev = flat.flip(-1)
+            v, j = rev.max(-1)
+            j = flat.shape[-1] - 1 - j
+        else:
+            v, j = flat.max(-1)
+        values[at] = v
+        if index == "bin":
+            indices[at] = j
+        else:
+            widths = [e - s for s, e in box]
+            coords, rem = [], j
+            for k in reversed(range(d)):
+                coords.append(rem % widths[k])
+                rem = rem // widths[k]
+            coords = coords[::-1]
+            indices[at] = sum((box[k][0] + coords[k]) * strides[k] for k in range(d))
+    if kind == "max" and case.kwargs.get("return_indices"):
+        return values.numpy(), indices.numpy()
+    return values.numpy()
+
+
+def _variants(kind, d):
+    def floor_both(case):
+        return _boxes(kind, d, case, edges=_edges_floor)
+
+    def uniform(case):
+        return _boxes(kind, d, case, edges=_edges_uniform)
+
+    def fixed_width(case):
+        return _boxes(kind, d, case, edges=_edges_fixed_width)
+
+    def none_as_one(case):
+        x, output_size = case.args
+        if not isinstance(output_size, (tuple, list)) or None not in output_size:
+            return None
+        return oracle.call(_torch_fn(kind, d), x, tuple(1 if o is None else o for o in output_size),
+                           **case.kwargs)
+
+    def whole_plane(case):
+        sizes = _sizes(case.args[0].shape[-d:], case.args[1])
+        if sizes is None or all(o <= 1 for o in sizes):
+            return None
+        return _boxes(kind, d, case, whole_plane=True)
+
+    def divisor_widest(case):
+        x, output_size = case.args
+        sizes = _sizes(x.shape[-d:], output_size)
+        if sizes is None:
+            return None
+        widest = []
+        for L, o in zip(x.shape[-d:], sizes):
+            widths = [e - s for s, e in _edges_torch(L, o)]
+            widest.append(max(widths) if widths else 1)
+        return _boxes(kind, d, case, divisor=lambda box: int(np.prod(widest)))
+
+    def index_in_bin(case):
+        if not case.kwargs.get("return_indices"):
+            return None
+        return _boxes(kind, d, case, index="bin")
+
+    def last_tie(case):
+        if not case.kwargs.get("return_indices"):
+            return None
+        return _boxes(kind, d, case, ties="last")
+
+    common = [
+        Variant("bin ends rounded down", "your bin ends are rounded down: torch rounds the "
+                "start down and the end UP, start = floor(i·L/out), end = ceil((i+1)·L/out), "
+                "so neighbouring bins may overlap", floor_both),
+        Variant("uniform kernel and stride", "you pooled with one kernel and stride "
+                "(stride = L // out, kernel = L − (out − 1)·stride): torch computes each bin's "
+                "own edges, start = floor(i·L/out), end = ceil((i+1)·L/out)", uniform),
+        Variant("fixed-width bins", "your bins all have the same width ceil(L/out): torch's "
+                "bins end at ceil((i+1)·L/out), so their widths vary", fixed_width),
+        Variant("None treated as 1", "None in output_size means 'keep the input's size along "
+                "that axis', not 1", none_as_one),
+        Variant("whole plane", "every output holds the pool of the whole plane: pool each "
+                "bin's box only", whole_plane),
+    ]
+    if kind == "avg":
+        return common + [
+            Variant("divisor of the widest bin", "you divided every bin by the size of the "
+                    "widest bin: divide each bin's sum by its own number of elements",
+                    divisor_widest),
+        ]
+    return common + [
+        Variant("index within the bin", "your indices count from the corner of the bin: "
+                "torch's indices are flat positions in the whole input plane "
+                "(h·W + w in 2-D)", index_in_bin),
+        Variant("last maximum on ties", "on ties torch keeps the FIRST maximum in row-major "
+                "order; you kept the last", last_tie),
+    ]
+
+
+def _diagnose_shape(kind, d):
+    def diagnose(case, got, expected):
+        got_values = got[0] if isinstance(got, (tuple, list)) and got else got
+        exp_values = expected[0] if isinstance(expected, tuple) else expected
+        got_shape = getattr(got_values, "shape", None)
+        exp_shape = np.asarray(exp_values).shape
+        if got_shape is None or got_shape == exp_shape:
+            if kind == "max" and isinstance(expected, tuple) and isinstance(got, (tuple, list)) \
+                    and len(got) == 2 and np.asarray(got[1]).dtype.kind not in "biu":
+                return "indices must be integers (int64), as torch's are"
+            return None
+        if len(got_shape) != len(exp_shape):
+            return ("keep the input's form: (N, C, *spatial) in gives (N, C, *output_size) out; "
+                    "(C, *spatial) in gives (C, *output_size) out")
+        return ("the output's spatial size is output_size (an int applies to every axis; None "
+                "keeps that axis's input size); N and C are unchanged")
+    return diagnose
+
+
+for _kind, _d in itertools.product(("avg", "max"), (1, 2, 3)):
+    register(Exercise(
+        name=_name(_kind, _d), arg_names=AVG_ARGS if _kind == "avg" else MAX_ARGS,
+        visible=_visible(_kind, _d), hidden=_hidden(_kind, _d), reference=_reference(_kind, _d),
+        variants=_variants(_kind, _d), diagnose=_diagnose_shape(_kind, _d),
+    ))
+
+
+# adaptive_avg_pool2d_loop: the readable version; its cases stay small.
+def _loop_hidden(rng):
+    out = []
+    for style in ("int", "tuple", "list", "none", "larger", "divides"):
+        for _ in range(2):
+            spatial = _rand_spatial(rng, 2, 1, 9)
+            out.append(adaptive_case(rng, "avg", 2, spatial, _rand_output(rng, 2, spatial, style),
+                                     n=int(rng.integers(1, 3)), c=int(rng.integers(1, 3)),
+                                     batched=bool(rng.integers(0, 4)),
+                                     note=f"output_size {style}"))
+    out += [
+        adaptive_case(rng, "avg", 2, (1, 1), 3, note="one element spread over 3×3 bins"),
+        adaptive_case(rng, "avg", 2, (13, 11), (5, 4), note="prime sizes: every bin boundary rounds"),
+        adaptive_case(rng, "avg", 2, (6, 5), (2, -1), note="negative output size (torch refuses)"),
+        adaptive_case(rng, "avg", 2, (6, 5), (2, 2, 2),
+                      note="output_size of the wrong length (torch refuses)"),
+    ]
+    return out
+
+
+register(Exercise(
+    name="adaptive_avg_pool2d_loop", arg_names=AVG_ARGS, visible=_visible("avg", 2),
+    hidden=_loop_hidden, reference=_reference("avg", 2), variants=_variants("avg", 2),
+    diagnose=_diagnose_shape("avg", 2),
+))
