@@ -80,7 +80,7 @@ def unpool_case(rng, d, *, n=2, c=2, size=(6, 5, 4), k=2, stride=None, padding=0
 
 
 def scatter_case(rng, d, *, n=1, c=2, size=(3, 2, 2), k=2, stride=None, padding=0,
-                 output_size=None, note=""):
+                 output_size=None, limit=None, bad_index=None, note=""):
     """Distinct random positions in the output plane (not from a pooling)."""
     k, stride, padding = _cut(k, d), _cut(stride, d), _cut(padding, d)
     size = tuple(size[:d])
@@ -89,7 +89,10 @@ def scatter_case(rng, d, *, n=1, c=2, size=(3, 2, 2), k=2, stride=None, padding=
     out = output_size[-d:] if output_size is not None else tuple(
         (o - 1) * st + q - 2 * r for o, st, q, r in zip(size, ss, kk, pp))
     plane, count = int(np.prod(out)), int(np.prod(size))
-    index = np.stack([rng.permutation(plane)[:count] for _ in range(n * c)]).reshape((n, c) + size)
+    pool = plane if limit is None else min(plane, limit)
+    index = np.stack([rng.permutation(pool)[:count] for _ in range(n * c)]).reshape((n, c) + size)
+    if bad_index is not None:
+        index.flat[-1] = plane if bad_index == "past" else -1
     kwargs = {}
     if stride is not None:
         kwargs["stride"] = stride
@@ -151,8 +154,12 @@ def _unpool_hidden(d):
                         note="stride 1, kernel 3, padding 1: heavily overlapping windows"),
             unpool_case(rng, d, n=1, c=1, size=(1, 1, 1), k=1, note="size-1 everything"),
             unpool_case(rng, d, size=(4, 3, 2), k=(4, 3, 2), note="kernel as large as the input"),
-            unpool_case(rng, d, size=(5, 5, 5), k=2, stride=2, output_size=None,
-                        note="odd size, no output_size: the last row is lost (torch refuses the index)"),
+            scatter_case(rng, d, size=(3, 2, 2)[:d], limit=(4, 9, 14)[d - 1],
+                         note="stride=None means stride = kernel_size: random positions in the first cells"),
+            scatter_case(rng, d, size=base, bad_index="past",
+                         note="an index past the end of the output plane (torch refuses)"),
+            scatter_case(rng, d, size=base, bad_index="negative",
+                         note="a negative index (torch refuses)"),
             scatter_case(rng, d, size=base, output_size=tuple(v + 2 for v in default),
                          note="output_size more than stride - 1 above the default (torch refuses)"),
             scatter_case(rng, d, size=base, output_size=(1,) + default,
@@ -452,9 +459,19 @@ def _interp_hidden(rng):
     out = []
     for mode, dims in MODE_DIMS.items():
         for d in dims:
-            align = bool(rng.integers(2)) if mode in INTERPOLATING else "omit"
-            out.append(interp_case(rng, mode, d, scale_factor=float(rng.choice([1.5, 2.0, 0.7])),
-                                   align_corners=align))
+            for how in ("size", "scale", "tuple"):
+                align = bool(rng.integers(2)) if mode in INTERPOLATING else "omit"
+                kw = {}
+                if how == "size":
+                    kw["size"] = tuple(int(v) for v in rng.integers(1, 9 if d < 3 else 6, size=d))
+                elif how == "scale":
+                    kw["scale_factor"] = float(rng.choice([1.5, 2.0, 0.7, 2.5]))
+                    if mode != "area" and rng.integers(2):
+                        kw["recompute"] = True
+                else:
+                    kw["scale_factor"] = tuple(float(v) for v in rng.choice([0.5, 1.5, 2.0, 1.3, 2.5], size=d))
+                recompute = kw.pop("recompute", "omit")
+                out.append(interp_case(rng, mode, d, align_corners=align, recompute=recompute, **kw))
     out += [
         interp_case(rng, "area", 2, size=(3, 3), align_corners=False,
                     note="align_corners=False with area (torch refuses: only None is allowed)"),
@@ -498,6 +515,8 @@ def _torch_matrix(mode, n_in, n_out, factor, align, *, bug=None, single=False):
     f64 = t.float64
     dst = t.arange(n_out, dtype=f64)
     m = t.zeros(n_out, n_in, dtype=f64)
+    if n_out == 0:
+        return m
     rows = t.arange(n_out)
     if align:
         scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
