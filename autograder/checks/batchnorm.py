@@ -438,7 +438,8 @@ def _module_simulate(name, case, bug):
                     var = xt.var(dim=[0] + list(range(2, x.ndim)), unbiased=False)
                     rv.copy_((1 - factor) * old_rv + factor * var)
                     changed |= factor != 0
-        out.append(np.asarray(training))
+        # The flag a student's train()/eval() sets; the bug is in forward ignoring it.
+        out.append(np.asarray(mode == "train"))
         out.append(y.numpy())
         if track:
             shown = 0 if bug == "count not incremented" else nbt
