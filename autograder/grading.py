@@ -318,8 +318,9 @@ def grade_one(zygote, judge, source, path, student, settings) -> Graded:
     checks = [c for step in plan.steps if step.kind == "test" for c in step.checks]
     run = execute(zygote, plan.steps, judge.cases_for(checks), settings)
 
-    flags = [(label, detail) for label, detail in plan.notes]
-    affected = {}  # test grade_id -> reason it earns nothing
+    flags = [(label, detail) for label, detail, _ in plan.notes]
+    # Tampering with a test cell costs that exercise its points, whatever the answer.
+    affected = {gid: f"{label}: {detail}" for label, detail, gid in plan.notes if gid}
     defined_by_step = {i: submission.defined_names(s.source) for i, s in enumerate(plan.steps)
                        if s.kind in ("answer", "student")}
     for kind, detail, step in run.flags:

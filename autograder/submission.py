@@ -15,6 +15,8 @@ from pathlib import Path
 from .sandbox import Step
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
+# What ``check`` prints on success; student code has no reason to print it.
+FAKE_OUTPUT = "cases match torch"
 
 
 class Malformed(Exception):
@@ -104,7 +106,7 @@ class SourceNotebook:
 @dataclass
 class Plan:
     steps: list
-    notes: list  # (flag, message) pairs for the report
+    notes: list  # (flag, message, test grade_id or "") for the report
     notebook: dict  # the student's notebook (for the autograded copy)
 
 
@@ -137,7 +139,7 @@ def build_plan(source: SourceNotebook, nb: dict) -> Plan:
     visible_tests = {visible_part(src): gid for gid, (src, _, _) in source.tests.items()}
     kernel = nb.get("metadata", {}).get("kernelspec", {}) if isinstance(nb.get("metadata"), dict) else {}
     if isinstance(kernel, dict) and kernel.get("language", "python") != "python":
-        notes.append(("malformed", f"kernelspec changed to {kernel.get('name')!r}: graded with Python anyway"))
+        notes.append(("malformed", f"kernelspec changed to {kernel.get('name')!r}: graded with Python anyway", ""))
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -146,23 +148,25 @@ def build_plan(source: SourceNotebook, nb: dict) -> Plan:
         if grade_id in source.tests:
             seen_tests[grade_id] = seen_tests.get(grade_id, 0) + 1
             if seen_tests[grade_id] == 2:
-                notes.append(("tamper", f"test cell {grade_id} is duplicated: it runs once, from the course"))
+                notes.append(("tamper", f"test cell {grade_id} is duplicated", grade_id))
             if visible_part(text) != visible_part(source.tests[grade_id][0]):
-                notes.append(("tamper", f"test cell {grade_id} was edited: the course's version runs instead"))
+                notes.append(("tamper", f"test cell {grade_id} was edited", grade_id))
             continue
-        if text.strip() in visible_tests and not grade_id:
-            notes.append(("tamper", f"a copy of test cell {visible_tests[text.strip()]} without its "
-                                    "metadata: it runs as ordinary code and earns nothing"))
+        if visible_part(text) in visible_tests:
+            copied = visible_tests[visible_part(text)]
+            notes.append(("tamper", f"test cell {copied} was retyped without its metadata", copied))
+        if FAKE_OUTPUT in text:
+            notes.append(("tamper", "prints text that imitates a passing check", ""))
         kind = "answer" if grade_id in source.answers else ("book" if text.strip() in source.book_sources else "student")
         steps.append(Step(kind, text, grade_id))
         if kind == "answer":
             placed_after[grade_id] = len(steps)
     for grade_id in source.tests:
         if grade_id not in seen_tests:
-            notes.append(("tamper", f"test cell {grade_id} was deleted: the course's version runs"))
+            notes.append(("tamper", f"test cell {grade_id} was deleted", grade_id))
     missing = [a for a in source.answers if a not in placed_after]
     if missing:
-        notes.append(("malformed", "answer cell(s) missing: " + ", ".join(missing)))
+        notes.append(("malformed", "answer cell(s) missing: " + ", ".join(missing), ""))
     # Insert each test after its answer (or where its answer would be), last first.
     order = list(source.tests)
     positions = []
