@@ -24,7 +24,10 @@ def _arr(rng, *shape):
 
 
 def _tuple(value, d):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * d
+    """An int or a tuple as a d-tuple; torch broadcasts a 1-tuple."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value) * d if len(value) == 1 else tuple(value)
+    return (value,) * d
 
 
 def _options(case, d):
