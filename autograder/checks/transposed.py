@@ -135,6 +135,8 @@ def _hidden(d):
                     note="padding crops everything: output size 0 or less (torch refuses)"),
             ct_case(rng, d, c_in=3, groups=2, note="groups does not divide in_channels (torch refuses)"),
             ct_case(rng, d, stride=0, note="stride 0 (torch refuses)"),
+            ct_case(rng, d, dilation=0, note="dilation 0 (torch refuses)"),
+            ct_case(rng, d, padding=-1, note="negative padding (torch refuses)"),
         ]
         # A weight whose first axis is not the input's channels.
         x, w, b = out[0].args
