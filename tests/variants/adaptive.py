@@ -1,0 +1,107 @@
+"""Chapter 07: one-bug versions of the adaptive pooling answers, and the hint each must earn."""
+import itertools
+
+import numpy as np
+
+from booktools import solution
+
+
+def _edges(L, out):
+    return [((i * L) // out, -((-(i + 1) * L) // out)) for i in range(out)]
+
+
+def _edges_floor(L, out):
+    return [((i * L) // out, ((i + 1) * L) // out) for i in range(out)]
+
+
+def _edges_uniform(L, out):
+    stride = L // out
+    kernel = L - (out - 1) * stride
+    return [(i * stride, i * stride + kernel) for i in range(out)]
+
+
+def _edges_fixed_width(L, out):
+    width = -(-L // out)
+    return [((i * L) // out, min((i * L) // out + width, L)) for i in range(out)]
+
+
+def catalogue():
+    ref = solution("07_adaptive_pooling")
+
+    def pool(d, kind, x, output_size, return_indices=False, edges=_edges, widest_divisor=False,
+             index="plane", ties="first", whole_plane=False, none_as_one=False):
+        """Adaptive pooling box by box, with one bug switched on."""
+        if none_as_one and isinstance(output_size, (tuple, list)):
+            output_size = tuple(1 if o is None else o for o in output_size)
+        sizes = ref._adaptive_output_size(d, x.shape, output_size)
+        spatial, lead = x.shape[-d:], x.shape[:-d]
+        per_axis = [edges(L, o) if o else [] for L, o in zip(spatial, sizes)]
+        widest = int(np.prod([max([e - s for s, e in ax] or [1]) for ax in per_axis]))
+        values = np.zeros(lead + sizes)
+        indices = np.zeros(lead + sizes, dtype=np.int64)
+        for pos in itertools.product(*[range(o) for o in sizes]):
+            box = [(0, L) for L in spatial] if whole_plane else [per_axis[k][p] for k, p in enumerate(pos)]
+            part = x[(Ellipsis,) + tuple(slice(s, e) for s, e in box)]
+            flat = part.reshape(lead + (-1,))
+            at = (Ellipsis,) + pos
+            if kind == "avg":
+                values[at] = flat.sum(-1) / (widest if widest_divisor else flat.shape[-1])
+                continue
+            j = np.argmax(flat, axis=-1) if ties == "first" else \
+                flat.shape[-1] - 1 - np.argmax(flat[..., ::-1], axis=-1)
+            values[at] = np.take_along_axis(flat, j[..., None], -1)[..., 0]
+            if index == "bin":
+                indices[at] = j
+            else:
+                coords = np.unravel_index(j, [e - s for s, e in box])
+                indices[at] = np.ravel_multi_index(
+                    tuple(c + s for c, (s, _) in zip(coords, box)), spatial)
+        return (values, indices) if return_indices else values
+
+    def avg(d, **bug):
+        def fn(input, output_size):
+            return pool(d, "avg", input, output_size, **bug)
+        return fn
+
+    def mx(d, **bug):
+        def fn(input, output_size, return_indices=False):
+            return pool(d, "max", input, output_size, return_indices, **bug)
+        return fn
+
+    def named(fn, name):
+        fn.__name__ = name
+        return fn
+
+    rounded_down = "bin ends are rounded down"
+    uniform = "one kernel and stride"
+    fixed = "same width"
+    none_hint = "not 1"
+    whole = "whole plane"
+    out = []
+    for d in (1, 2, 3):
+        a, m = f"adaptive_avg_pool{d}d", f"adaptive_max_pool{d}d"
+        out += [
+            (a, named(avg(d, edges=_edges_floor), "floor_both_ends"), rounded_down),
+            (a, named(avg(d, edges=_edges_uniform), "uniform_kernel_stride"), uniform),
+            (a, named(avg(d, edges=_edges_fixed_width), "fixed_width_bins"), fixed),
+            (a, named(avg(d, widest_divisor=True), "divide_by_widest_bin"), "widest bin"),
+            (a, named(avg(d, whole_plane=True), "whole_plane"), whole),
+            (m, named(mx(d, edges=_edges_floor), "floor_both_ends"), rounded_down),
+            (m, named(mx(d, edges=_edges_uniform), "uniform_kernel_stride"), uniform),
+            (m, named(mx(d, index="bin"), "index_within_bin"), "corner of the bin"),
+            (m, named(mx(d, ties="last"), "last_maximum_on_ties"), "FIRST maximum"),
+            (m, named(mx(d, whole_plane=True), "whole_plane"), whole),
+        ]
+        if d > 1:
+            out += [
+                (a, named(avg(d, none_as_one=True), "none_as_one"), none_hint),
+                (m, named(mx(d, none_as_one=True), "none_as_one"), none_hint),
+            ]
+    loop = "adaptive_avg_pool2d_loop"
+    out += [
+        (loop, named(avg(2, edges=_edges_floor), "floor_both_ends"), rounded_down),
+        (loop, named(avg(2, edges=_edges_uniform), "uniform_kernel_stride"), uniform),
+        (loop, named(avg(2, none_as_one=True), "none_as_one"), none_hint),
+        (loop, named(avg(2, widest_divisor=True), "divide_by_widest_bin"), "widest bin"),
+    ]
+    return out
