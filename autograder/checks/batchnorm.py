@@ -426,7 +426,7 @@ def _module_simulate(name, case, bug):
                 changed |= bug == "momentum 0.9" and momentum != 0.5
         batch_stats = training or not track or (bug == "eval uses batch stats")
         changed |= bug == "eval uses batch stats" and not training and track
-        changed |= bug == "always training" and mode != "train"
+        changed |= bug == "always training" and mode != "train" and track
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if batch_stats and not (training and track):
@@ -450,7 +450,12 @@ def _module_simulate(name, case, bug):
 
 def _module_variants(name):
     def make(bug):
-        return lambda case: _module_simulate(name, case, bug)
+        def compute(case):
+            try:
+                return _module_simulate(name, case, bug)
+            except ValueError:  # the bug makes torch refuse a step: nothing to recognise
+                return None
+        return compute
     return [
         Variant("momentum 0.9 convention", "torch's momentum is the weight of the NEW batch: "
                 "running = (1 - momentum) * running + momentum * batch_stat; you used the "
