@@ -1,0 +1,194 @@
+"""Chapter 10: one-bug versions of the reference answers, and the hint each must earn."""
+import numpy as np
+
+from booktools import solution
+
+
+def catalogue():
+    ref = solution("10_instance_group_norm")
+
+    def _affine(out, weight, bias):
+        shape = (1, -1) + (1,) * (out.ndim - 2)
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        return out if bias is None else out + bias.reshape(shape)
+
+    def _in_output(x, axes, weight, bias, eps, ddof=0, eps_outside=False):
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True, ddof=ddof)
+        out = (x - mean) / (np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps))
+        return _affine(out, weight, bias)
+
+    def _with_correct_stats(fn):
+        """Compute the correct answer (same refusals, same running-stat update), then
+        replace the output by fn's when input statistics are used."""
+        def wrong(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+            out = ref.instance_norm(input, running_mean, running_var, weight, bias,
+                                    use_input_stats, momentum, eps)
+            return fn(input, weight, bias, eps) if use_input_stats else out
+        wrong.__name__ = fn.__name__
+        return wrong
+
+    @_with_correct_stats
+    def in_batch_axes(x, weight, bias, eps):
+        return _in_output(x, (0,) + tuple(range(2, x.ndim)), weight, bias, eps)
+
+    @_with_correct_stats
+    def in_layer_axes(x, weight, bias, eps):
+        return _in_output(x, tuple(range(1, x.ndim)), weight, bias, eps)
+
+    @_with_correct_stats
+    def in_unbiased(x, weight, bias, eps):
+        return _in_output(x, tuple(range(2, x.ndim)), weight, bias, eps, ddof=1)
+
+    @_with_correct_stats
+    def in_eps_outside(x, weight, bias, eps):
+        return _in_output(x, tuple(range(2, x.ndim)), weight, bias, eps, eps_outside=True)
+
+    def in_not_in_place(input, running_mean=None, running_var=None, weight=None, bias=None,
+                        use_input_stats=True, momentum=0.1, eps=1e-5):
+        if running_mean is not None:
+            running_mean, running_var = running_mean.copy(), running_var.copy()
+        return ref.instance_norm(input, running_mean, running_var, weight, bias,
+                                 use_input_stats, momentum, eps)
+
+    def _stats_bug(kind):
+        def wrong(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+            if running_mean is None or not use_input_stats:
+                return ref.instance_norm(input, running_mean, running_var, weight, bias,
+                                         use_input_stats, momentum, eps)
+            old_mean, old_var = running_mean.copy(), running_var.copy()
+            out = ref.instance_norm(input, running_mean, running_var, weight, bias, True,
+                                    momentum, eps)
+            axes = tuple(range(2, input.ndim))
+            n, c = input.shape[:2]
+            mean = input.mean(axis=axes).mean(axis=0)
+            var = input.var(axis=axes, ddof=1).mean(axis=0)
+            m = momentum
+            if kind == "biased":
+                var = input.var(axis=axes).mean(axis=0)
+            elif kind == "whole batch":
+                var = np.moveaxis(input, 1, 0).reshape(c, -1).var(axis=1, ddof=1)
+            elif kind == "swapped":
+                m = 1 - momentum
+            running_mean[:] = (1 - m) * old_mean + m * mean
+            running_var[:] = (1 - m) * old_var + m * var
+            return out
+        wrong.__name__ = f"running_stats_{kind.replace(' ', '_')}"
+        return wrong
+
+    def gn_group_size(input, num_groups, weight=None, bias=None, eps=1e-5):
+        c = input.shape[1]
+        ref.group_norm(input, num_groups, weight, bias, eps)
+        return ref.group_norm(input, c // num_groups, weight, bias, eps)
+
+    def gn_interleaved(input, num_groups, weight=None, bias=None, eps=1e-5):
+        ref.group_norm(input, num_groups, weight, bias, eps)
+        c = input.shape[1]
+        perm = np.argsort(np.arange(c) % num_groups, kind="stable")
+        out = ref.group_norm(input[:, perm], num_groups, None, None, eps)[:, np.argsort(perm)]
+        return _affine(out, weight, bias)
+
+    def gn_per_channel(input, num_groups, weight=None, bias=None, eps=1e-5):
+        ref.group_norm(input, num_groups, weight, bias, eps)
+        return ref.group_norm(input, input.shape[1], weight, bias, eps)
+
+    def gn_affine_last_axis(input, num_groups, weight=None, bias=None, eps=1e-5):
+        out = ref.group_norm(input, num_groups, None, None, eps)
+        if weight is not None:
+            out = out * weight            # broadcasts along the LAST axis
+        return out if bias is None else out + bias
+
+    def _gn_changed(ddof=0, eps_outside=False):
+        def wrong(input, num_groups, weight=None, bias=None, eps=1e-5):
+            ref.group_norm(input, num_groups, weight, bias, eps)
+            n = input.shape[0]
+            g = input.reshape(n, num_groups, -1)
+            mean, var = g.mean(axis=2, keepdims=True), g.var(axis=2, keepdims=True, ddof=ddof)
+            out = (g - mean) / (np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps))
+            return _affine(out.reshape(input.shape), weight, bias)
+        wrong.__name__ = "gn_unbiased" if ddof else "gn_eps_outside"
+        return wrong
+
+    class AlwaysAffine(ref.InstanceNorm2d):
+        def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                     track_running_stats=False, *, bias=True):
+            super().__init__(num_features, eps, momentum, True, track_running_stats, bias=bias)
+            self.affine = affine
+
+    def _eval_ignored(base):
+        class EvalIgnored(base):
+            def eval(self):
+                return self
+        return EvalIgnored
+
+    def _momentum_none_cumulative(base):
+        class Cumulative(base):
+            steps = 0
+
+            def __call__(self, x):
+                if self.momentum is None and self.training and self.track_running_stats:
+                    self.steps += 1
+                    saved, self.momentum = self.momentum, 1.0 / self.steps
+                    try:
+                        return super().__call__(x)
+                    finally:
+                        self.momentum = saved
+                return super().__call__(x)
+        return Cumulative
+
+    class AlwaysTracking(ref.InstanceNorm2d):
+        def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                     track_running_stats=False, *, bias=True):
+            super().__init__(num_features, eps, momentum, affine, True, bias=bias)
+
+    class GroupNormNoParams(ref.GroupNorm):
+        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
+            super().__init__(num_groups, num_channels, eps, False, bias=bias)
+
+    class GroupNormAlwaysParams(ref.GroupNorm):
+        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
+            super().__init__(num_groups, num_channels, eps, True, bias=bias)
+
+    class GroupNormAlwaysBias(ref.GroupNorm):
+        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
+            super().__init__(num_groups, num_channels, eps, affine, bias=True)
+
+    class GroupNormPerGroup(ref.GroupNorm):
+        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
+            super().__init__(num_groups, num_channels, eps, affine, bias=bias)
+            if self.weight is not None:
+                self.weight = np.ones(num_groups)
+            if self.bias is not None:
+                self.bias = np.zeros(num_groups)
+
+    return [
+        ("instance_norm", in_batch_axes, "batch norm's axes"),
+        ("instance_norm", in_layer_axes, "layer norm's axes"),
+        ("instance_norm", in_unbiased, "biased variance"),
+        ("instance_norm", in_eps_outside, "inside the square root"),
+        ("instance_norm", in_not_in_place, "in place"),
+        ("instance_norm", _stats_bug("biased"), "unbiased variance (divide by n - 1) of each"),
+        ("instance_norm", _stats_bug("whole batch"), "averaged over the batch, not with one"),
+        ("instance_norm", _stats_bug("swapped"), "NEW statistic"),
+        ("InstanceNorm2d", AlwaysAffine, "affine defaults to False"),
+        ("InstanceNorm2d", _eval_ignored(ref.InstanceNorm2d), "normalize with the running"),
+        ("InstanceNorm2d", _momentum_none_cumulative(ref.InstanceNorm2d), "0.0"),
+        ("InstanceNorm2d", AlwaysTracking, "track_running_stats=False there"),
+        ("InstanceNorm1d", _eval_ignored(ref.InstanceNorm1d), "normalize with the running"),
+        ("InstanceNorm1d", _momentum_none_cumulative(ref.InstanceNorm1d), "0.0"),
+        ("InstanceNorm3d", _eval_ignored(ref.InstanceNorm3d), "normalize with the running"),
+        ("InstanceNorm3d", _momentum_none_cumulative(ref.InstanceNorm3d), "0.0"),
+        ("group_norm", gn_group_size, "NUMBER of groups"),
+        ("group_norm", gn_interleaved, "consecutive blocks"),
+        ("group_norm", gn_per_channel, "each channel on its own"),
+        ("group_norm", gn_affine_last_axis, "along the last axis"),
+        ("group_norm", _gn_changed(ddof=1), "biased variance"),
+        ("group_norm", _gn_changed(eps_outside=True), "inside the square root"),
+        ("GroupNorm", GroupNormNoParams, "affine defaults to True"),
+        ("GroupNorm", GroupNormAlwaysParams, "with affine=False"),
+        ("GroupNorm", GroupNormAlwaysBias, "bias=False"),
+        ("GroupNorm", GroupNormPerGroup, "per CHANNEL"),
+    ]
