@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from .. import oracle
+from ..compare import compare_one
 from ..exercise import Case, Exercise, Variant, register
 
 BN_ARGS = ("input", "running_mean", "running_var", "weight", "bias", "training",
@@ -493,6 +494,29 @@ def _module_diagnose(case, got, expected):
                 "running_var = ones(C) and num_batches_tracked = 0")
     if not flags[3]:
         return "a new module is in training mode: self.training = True"
+    return _first_difference(case, got, expected)
+
+
+def _labels(case, expected):
+    """What each entry of the module run's tuple is, in words, from torch's answer."""
+    labels = ["has weight", "has bias", "has running statistics", "training flag of a new module"]
+    labels += ["initial weight"] * bool(expected[0]) + ["initial bias"] * bool(expected[1])
+    state = ["running_mean", "running_var", "num_batches_tracked"] if bool(expected[2]) else []
+    labels += [f"initial {s}" for s in state]
+    for i, (mode, _) in enumerate(case.extra["steps"], 1):
+        step = f"step {i} ({mode})"
+        labels += [f"training flag after {mode}", f"output of {step}"]
+        labels += [f"{s} after {step}" for s in state]
+    return labels
+
+
+def _first_difference(case, got, expected):
+    if len(got) != len(expected):
+        return None
+    for label, exp, out in zip(_labels(case, expected), expected, got):
+        if compare_one(np.asarray(exp), out) is not None:
+            return (f"no known bug recognised; the first value that differs from torch's is "
+                    f"the {label}")
     return None
 
 

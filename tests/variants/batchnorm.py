@@ -125,6 +125,39 @@ def catalogue():
         Wrong.__name__ = f"{base.__name__}_{bug.replace(' ', '_').replace('.', '')}"
         return Wrong
 
+    def tracks_always(base):
+        class TracksAlways(base):
+            """track_running_stats=False ignored: running statistics kept and used."""
+            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                         track_running_stats=True, **kwargs):
+                super().__init__(num_features, eps, momentum, affine, True, **kwargs)
+        TracksAlways.__name__ = f"{base.__name__}_tracks_always"
+        return TracksAlways
+
+    def affine_always(base):
+        class AffineAlways(base):
+            """affine=False ignored: weight and bias exist (ones and zeros)."""
+            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                         track_running_stats=True, **kwargs):
+                super().__init__(num_features, eps, momentum, True, track_running_stats, **kwargs)
+        AffineAlways.__name__ = f"{base.__name__}_affine_always"
+        return AffineAlways
+
+    def step_off_by_one(base):
+        class Wrong(base):
+            """momentum=None with the factor taken BEFORE counting: 1/0 on the first step
+            would crash, so this one divides by count + 1 after incrementing."""
+            def __call__(self, input):
+                if self.momentum is None and self.training and self.track_running_stats:
+                    self._check_input_dim(input)
+                    self.num_batches_tracked += 1
+                    factor = 1.0 / (self.num_batches_tracked + 1)
+                    return ref.batch_norm(input, self.running_mean, self.running_var,
+                                          self.weight, self.bias, True, factor, self.eps)
+                return super().__call__(input)
+        Wrong.__name__ = f"{base.__name__}_cma_off_by_one"
+        return Wrong
+
     module_bugs = [
         ("momentum 0.9", "momentum-0.9 convention"),
         ("biased running var", "UNBIASED"),
@@ -169,7 +202,11 @@ def catalogue():
     out = [("batch_norm", fn, hint) for fn, hint in functional]
     out += [("batch_norm_loop", fn, hint) for fn, hint in functional[:4]]
     for name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"):
-        out += [(name, wrong_module(getattr(ref, name), bug), hint) for bug, hint in module_bugs]
+        base = getattr(ref, name)
+        out += [(name, wrong_module(base, bug), hint) for bug, hint in module_bugs]
+        out += [(name, tracks_always(base), "track_running_stats=False running_mean"),
+                (name, affine_always(base), "with affine=False weight and bias are None"),
+                (name, step_off_by_one(base), "running_mean after step 1")]
     out += [
         ("sync_batch_norm_stats", mean_of_means, "do not average the means"),
         ("sync_batch_norm_stats", mean_of_vars, "not the variances"),
