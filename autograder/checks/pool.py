@@ -481,14 +481,14 @@ def _visible_lp(d):
 def _hidden_lp(d):
     def cases(rng):
         out = []
-        for norm, stride, ceil_mode in itertools.product(
-                (1, 2, 3, 1.5, 4.0, float("inf"), -float("inf")), (None, 1, 2), (False, True)):
+        strides = (None, 1, 2, 3) if d == 1 else (None, 1, 2, (2, 1), (1, 3))
+        for norm, ceil_mode in itertools.product(
+                (1, 2, 3, 1.5, 4.0, float("inf"), -float("inf")), (False, True)):
             size = _sizes(rng, d, 3, 9)
             kernel = int(rng.integers(1, 4)) if d == 1 else (
                 _sizes(rng, d, 1, 4) if rng.random() < 0.5 else int(rng.integers(1, 4)))
             kwargs = {"ceil_mode": ceil_mode}
-            if stride == 2 and d == 2 and rng.random() < 0.5:
-                stride = (2, 1)
+            stride = strides[int(rng.integers(0, len(strides)))]
             if stride is not None:
                 kwargs["stride"] = stride
             values = "normal" if norm in (2, 4.0, float("inf"), -float("inf")) else "positive"
