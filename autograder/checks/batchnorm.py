@@ -234,6 +234,8 @@ def _bn_hidden(rng):
         bn_case(rng, (6, 3), training=True, eps=1.0, note="large eps"),
         bn_case(rng, (4, 3, 2), eps=0.0, note="eps=0 in evaluation (torch accepts it)"),
         bn_case(rng, (1, 3), note="one sample in evaluation (torch accepts it)"),
+        bn_case(rng, (0, 3, 2, 2), training=True, note="an empty batch (N = 0) in training: "
+                "torch returns an empty output and leaves the running statistics alone"),
         bn_case(rng, (2, 3, 4), training=True, momentum=1.5,
                 note="momentum 1.5 (torch does not check the range)"),
         bn_case(rng, (1, 3), training=True,
