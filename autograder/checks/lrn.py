@@ -1,0 +1,166 @@
+"""Chapter 11 — local response normalization: local_response_norm and its loop version.
+
+The seeded grids of valid parameters, the edge cases, the configurations torch refuses,
+and the known-wrong variants with the hint each one earns. Expected values and variants
+are computed with torch in float64.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .. import oracle
+from ..exercise import Case, Exercise, Variant, register
+
+LRN_ARGS = ("input", "size", "alpha", "beta", "k")
+
+
+def lrn_case(rng, shape, size, *, alpha=None, beta=None, k=None, scale=1.0, note=""):
+    x = scale * rng.standard_normal(shape)
+    kwargs = {name: value for name, value in (("alpha", alpha), ("beta", beta), ("k", k))
+              if value is not None}
+    return Case((x, size), kwargs, note=note or f"{len(shape)}-D input, size={size}")
+
+
+def _visible(rng):
+    return [
+        lrn_case(rng, (1, 5, 3), 3, alpha=1.0, note="(N, C, L), odd window, alpha 1"),
+        lrn_case(rng, (2, 6, 2, 3), 2, alpha=0.5, beta=1.0, k=2.0,
+                 note="(N, C, H, W), even window: one channel before, none after"),
+        lrn_case(rng, (1, 4, 2, 2), 5, scale=30.0,
+                 note="AlexNet's size 5 with torch's defaults, window wider than C"),
+    ]
+
+
+def _hidden(rng):
+    out = []
+    for ndim, size in itertools.product((3, 4, 5), (1, 2, 3, 4, 5, 8)):
+        spatial = tuple(int(v) for v in rng.integers(1, 4, size=ndim - 2))
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 8))) + spatial
+        alpha = [None, 0.1, 1.0, 3.0][int(rng.integers(0, 4))]
+        beta = [None, 0.5, 1.0, 2.0][int(rng.integers(0, 4))]
+        k = [None, 0.5, 2.0][int(rng.integers(0, 3))]
+        out.append(lrn_case(rng, shape, size, alpha=alpha, beta=beta, k=k,
+                            scale=30.0 if alpha is None else float(rng.uniform(0.5, 3)),
+                            note=f"{ndim}-D input, C={shape[1]}, size={size}"))
+    out += [
+        lrn_case(rng, (2, 7, 3), 4, alpha=2.0, note="even size: size//2 channels before c, "
+                 "(size - 1)//2 after"),
+        lrn_case(rng, (1, 3, 2, 2), 9, alpha=1.5, note="window much wider than C: the sum is "
+                 "still divided by size"),
+        lrn_case(rng, (2, 1, 4, 4), 3, alpha=1.0, note="one channel"),
+        lrn_case(rng, (1, 4, 2, 1, 2, 2), 3, alpha=1.0, note="a 6-D input (torch accepts it)"),
+        lrn_case(rng, (2, 5, 3), 3, alpha=1.0, beta=0.0, note="beta = 0: the input unchanged"),
+        lrn_case(rng, (2, 5, 3), 3, alpha=1.0, k=0.0, beta=0.5, note="k = 0"),
+        lrn_case(rng, (3, 4), 3, note="a 2-D input (torch refuses)"),
+        lrn_case(rng, (2, 4, 3), 0, note="size 0 (torch refuses)"),
+    ]
+    return out
+
+
+def _reference(case):
+    return oracle.call(oracle.F().local_response_norm, *case.args, **case.kwargs)
+
+
+def _window_sum(values, before, after, axis=1):
+    """Sum of `values` over the window [c - before, c + after] along `axis`, zeros outside."""
+    moved = values.movedim(axis, -1)
+    padded = oracle.F().pad(moved, (before, after))
+    sums = padded.unfold(-1, before + after + 1, 1).sum(-1)
+    return sums.movedim(-1, axis)
+
+
+def _lrn(case, before=None, after=None, divisor="size", axis=1, square=True, power=True):
+    t = oracle.torch()
+    x = t.from_numpy(case.args[0])
+    size = case.args[1]
+    alpha = case.kwargs.get("alpha", 1e-4)
+    beta = case.kwargs.get("beta", 0.75)
+    k = case.kwargs.get("k", 1.0)
+    if x.ndim < 3 or size < 1:
+        return None
+    before = size // 2 if before is None else before
+    after = (size - 1) // 2 if after is None else after
+    sums = _window_sum(x * x if square else x, before, after, axis)
+    if divisor == "size":
+        mean = sums / size
+    elif divisor == "count":
+        mean = sums / _window_sum(t.ones_like(x), before, after, axis)
+    else:
+        mean = sums
+    base = k + alpha * mean
+    return (x / (base ** beta if power else base)).numpy()
+
+
+def _variants():
+    def by_count(case):
+        return None if case.args[1] == 1 else _lrn(case, divisor="count")
+
+    def centred_other_way(case):
+        size = case.args[1]
+        if size % 2:
+            return None
+        return _lrn(case, before=(size - 1) // 2, after=size // 2)
+
+    def symmetric(case):
+        size = case.args[1]
+        if size % 2:
+            return None
+        return _lrn(case, before=size // 2, after=size // 2)
+
+    def sum_not_mean(case):
+        return None if case.args[1] == 1 else _lrn(case, divisor=None)
+
+    def last_axis(case):
+        x = case.args[0]
+        if x.shape[-1] == 1:
+            return None
+        return _lrn(case, axis=x.ndim - 1)
+
+    def no_power(case):
+        return None if case.kwargs.get("beta", 0.75) == 1.0 else _lrn(case, power=False)
+
+    def not_squared(case):
+        return _lrn(case, square=False)
+
+    return [
+        Variant("divided by the window count", "torch divides the sum of squares by `size` "
+                "everywhere, even at the edges where the window holds fewer real channels "
+                "(the padding counts as zeros)", by_count),
+        Variant("even window centred the other way", "for an even size torch puts size // 2 "
+                "channels BEFORE c and (size - 1) // 2 after it; you did the opposite",
+                centred_other_way),
+        Variant("window of size + 1", "for an even size the window holds exactly `size` "
+                "channels: size // 2 before c and (size - 1) // 2 after, not size // 2 on "
+                "each side", symmetric),
+        Variant("sum instead of mean", "alpha multiplies the MEAN of the squares over the "
+                "window: divide the sum by size", sum_not_mean),
+        Variant("window along the last axis", "the window runs across CHANNELS (axis 1), "
+                "not along the last axis", last_axis),
+        Variant("beta ignored", "raise (k + alpha * mean) to the power beta before dividing",
+                no_power),
+        Variant("values not squared", "the window sums the SQUARES of the inputs", not_squared),
+    ]
+
+
+def _diagnose(case, got, expected):
+    if getattr(got, "shape", None) is not None and got.shape != np.shape(expected):
+        return "local response normalization keeps the input's shape"
+    return None
+
+
+register(Exercise(
+    name="local_response_norm", arg_names=LRN_ARGS, visible=_visible, hidden=_hidden,
+    reference=_reference, variants=_variants(), diagnose=_diagnose,
+))
+
+
+def _loop_hidden(rng):
+    return [c for c in _hidden(rng) if c.args[0].size <= 200]
+
+
+register(Exercise(
+    name="local_response_norm_loop", arg_names=LRN_ARGS, visible=_visible,
+    hidden=_loop_hidden, reference=_reference, variants=_variants(), diagnose=_diagnose,
+))
