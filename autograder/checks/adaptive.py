@@ -20,6 +20,12 @@ MAX_ARGS = ("input", "output_size", "return_indices")
 KINDS = {"avg": "adaptive_avg_pool", "max": "adaptive_max_pool"}
 
 
+SPECIAL_NOTE = {
+    "avg": "NaN and inf in the input: each stays in the bins that hold it",
+    "max": "NaN in the input: NaN wins its box, and the index is the box's last NaN",
+}
+
+
 def _name(kind, d):
     return f"{KINDS[kind]}{d}d"
 
@@ -29,13 +35,24 @@ def _torch_fn(kind, d):
 
 
 def adaptive_case(rng, kind, d, spatial, output_size, *, n=2, c=3, batched=True,
-                  return_indices=None, integers=False, note="") -> Case:
+                  return_indices=None, integers=False, special=False, note="") -> Case:
     shape = ((n,) if batched else ()) + (c,) + tuple(spatial)
     if integers:
         # Few distinct values: boxes hold their maximum more than once (ties).
         x = rng.integers(0, 3, size=shape).astype(np.float64)
     else:
         x = rng.standard_normal(shape)
+    if special:
+        # A few NaN and inf: they must stay in the bins that hold them. Averages get no
+        # -inf: inf + (-inf) is NaN with a RuntimeWarning, and a correct sum must not warn.
+        u = rng.random(shape)
+        x[u < (0.06 if kind == "avg" else 0.15)] = np.nan
+        x[(u >= 0.06) & (u < 0.09)] = np.inf
+        if kind == "max":
+            x[(u >= 0.09) & (u < 0.11)] = -np.inf
+        if x.size >= 2:  # at least one of each, whatever the draw
+            first, second = rng.choice(x.size, size=2, replace=False)
+            x.flat[first], x.flat[second] = np.nan, np.inf
     kwargs = {}
     if return_indices is not None:
         kwargs["return_indices"] = return_indices
@@ -94,6 +111,9 @@ def _visible(kind, d):
             out.append(adaptive_case(rng, kind, d, (6, 7, 5)[:d], (None, 3, None)[:d] if d == 3
                                      else (2, None), return_indices=ri,
                                      note="None keeps that input size"))
+        if d == 2:
+            out.append(adaptive_case(rng, kind, d, (9, 8), (4, 3), return_indices=ri, special=True,
+                                     note=SPECIAL_NOTE[kind]))
         if kind == "max":
             out.append(adaptive_case(rng, kind, d, (5, 4, 3)[:d], (2, 3, 2)[:d], return_indices=False,
                                      note="return_indices=False: values only"))
@@ -146,6 +166,12 @@ def _hidden(kind, d):
             adaptive_case(rng, kind, d, (0, 5, 4)[:d], 2, return_indices=ri,
                           note="an empty spatial axis (torch refuses)"),
         ]
+        for _ in range(2):
+            # Bins of about three per axis, so that some hold two NaN.
+            spatial = _rand_spatial(rng, d, 5, hi + 2)
+            sizes = tuple(max(1, s // 3) for s in spatial)
+            out.append(adaptive_case(rng, kind, d, spatial, sizes if d > 1 else sizes[0],
+                                     return_indices=ri, special=True, note=SPECIAL_NOTE[kind]))
         # The channel-less case: drop the channel axis of a (1, *spatial) unbatched input.
         x, size = out[-2].args
         out[-2] = Case((x[0], size), out[-2].kwargs, note=out[-2].note)
@@ -192,7 +218,7 @@ def _edges_uniform(L, out):
 
 
 def _boxes(kind, d, case, edges=_edges_torch, sizes=None, divisor=None, index="plane",
-           ties="first", whole_plane=False):
+           ties="first", whole_plane=False, nan="last"):
     """Pool box by box with torch; None when the variant does not apply to this case."""
     t = oracle.torch()
     x, output_size = case.args
@@ -222,10 +248,17 @@ def _boxes(kind, d, case, edges=_edges_torch, sizes=None, divisor=None, index="p
             values[at] = flat.sum(-1) / count
             continue
         # argmax returns the first maximum (Tensor.max(dim) is needlessly slow here).
+        isnan = flat.isnan()
+        if nan == "ignore":
+            flat = t.where(isnan, t.tensor(-np.inf, dtype=t.float64), flat)
         if ties == "last":
             j = flat.shape[-1] - 1 - flat.flip(-1).argmax(-1)
         else:
             j = flat.argmax(-1)
+        if nan != "ignore":
+            where_nan = isnan.double()
+            last = flat.shape[-1] - 1 - where_nan.flip(-1).argmax(-1)
+            j = t.where(isnan.any(-1), last if nan == "last" else where_nan.argmax(-1), j)
         values[at] = flat.gather(-1, j.unsqueeze(-1)).squeeze(-1)
         if index == "bin":
             indices[at] = j
@@ -261,7 +294,7 @@ def _variants(kind, d):
 
     def whole_plane(case):
         sizes = _sizes(case.args[0].shape[-d:], case.args[1])
-        if sizes is None or all(o <= 1 for o in sizes):
+        if sizes is None or all(o <= 1 for o in sizes) or not np.isfinite(case.args[0]).all():
             return None
         return _boxes(kind, d, case, whole_plane=True)
 
@@ -286,6 +319,33 @@ def _variants(kind, d):
             return None
         return _boxes(kind, d, case, ties="last")
 
+    def matrix_product(case):
+        x, output_size = case.args
+        if np.isfinite(x).all():
+            return None
+        sizes = _sizes(x.shape[-d:], output_size)
+        if sizes is None or x.ndim not in (d + 1, d + 2) or any(o <= 0 for o in sizes):
+            return None
+        t = oracle.torch()
+        out = t.from_numpy(x)
+        for axis, o in zip(range(-d, 0), sizes):
+            L = out.shape[axis]
+            pool = t.zeros(o, L, dtype=t.float64)
+            for i, (s, e) in enumerate(_edges_torch(L, o)):
+                pool[i, s:e] = 1.0 / (e - s)
+            out = (out.movedim(axis, -1) @ pool.T).movedim(-1, axis)
+        return out.numpy()
+
+    def nan_ignored(case):
+        if not np.isnan(case.args[0]).any():
+            return None
+        return _boxes(kind, d, case, nan="ignore")
+
+    def first_nan(case):
+        if not case.kwargs.get("return_indices") or not np.isnan(case.args[0]).any():
+            return None
+        return _boxes(kind, d, case, nan="first")
+
     common = [
         Variant("bin ends rounded down", "your bin ends are rounded down: torch rounds the "
                 "start down and the end UP, start = floor(i·L/out), end = ceil((i+1)·L/out), "
@@ -302,6 +362,9 @@ def _variants(kind, d):
     ]
     if kind == "avg":
         return common + [
+            Variant("matrix product", "0·inf and 0·NaN are NaN: multiplying by an averaging "
+                    "matrix spreads one inf or NaN into every bin of its row; sum only each "
+                    "bin's own elements", matrix_product),
             Variant("divisor of the widest bin", "you divided every bin by the size of the "
                     "widest bin: divide each bin's sum by its own number of elements",
                     divisor_widest),
@@ -310,6 +373,10 @@ def _variants(kind, d):
         Variant("index within the bin", "your indices count from the corner of the bin: "
                 "torch's indices are flat positions in the whole input plane "
                 "(h·W + w in 2-D)", index_in_bin),
+        Variant("NaN ignored", "a NaN in a box makes that output NaN (torch propagates "
+                "NaN); you skipped it", nan_ignored),
+        Variant("first NaN", "where a box holds NaN, torch's index is its LAST NaN in "
+                "row-major order; you gave the first", first_nan),
         Variant("last maximum on ties", "on ties torch keeps the FIRST maximum in row-major "
                 "order; you kept the last", last_tie),
     ]
@@ -355,6 +422,7 @@ def _loop_hidden(rng):
     out += [
         adaptive_case(rng, "avg", 2, (1, 1), 3, note="one element spread over 3×3 bins"),
         adaptive_case(rng, "avg", 2, (13, 11), (5, 4), note="prime sizes: every bin boundary rounds"),
+        adaptive_case(rng, "avg", 2, (7, 6), (3, 4), special=True, note=SPECIAL_NOTE["avg"]),
         adaptive_case(rng, "avg", 2, (6, 5), (2, -1), note="negative output size (torch refuses)"),
         adaptive_case(rng, "avg", 2, (6, 5), (2, 2, 2),
                       note="output_size of the wrong length (torch refuses)"),

@@ -29,7 +29,7 @@ def catalogue():
     ref = solution("07_adaptive_pooling")
 
     def pool(d, kind, x, output_size, return_indices=False, edges=_edges, widest_divisor=False,
-             index="plane", ties="first", whole_plane=False, none_as_one=False):
+             index="plane", ties="first", whole_plane=False, none_as_one=False, nan="last"):
         """Adaptive pooling box by box, with one bug switched on."""
         if none_as_one and isinstance(output_size, (tuple, list)):
             output_size = tuple(1 if o is None else o for o in output_size)
@@ -42,13 +42,19 @@ def catalogue():
         for pos in itertools.product(*[range(o) for o in sizes]):
             box = [(0, L) for L in spatial] if whole_plane else [per_axis[k][p] for k, p in enumerate(pos)]
             part = x[(Ellipsis,) + tuple(slice(s, e) for s, e in box)]
-            flat = part.reshape(lead + (-1,))
+            flat = part.reshape(lead + (int(np.prod(part.shape[len(lead):])),))
             at = (Ellipsis,) + pos
             if kind == "avg":
                 values[at] = flat.sum(-1) / (widest if widest_divisor else flat.shape[-1])
                 continue
+            isnan = np.isnan(flat)
+            if nan == "ignore":
+                flat = np.where(isnan, -np.inf, flat)
             j = np.argmax(flat, axis=-1) if ties == "first" else \
                 flat.shape[-1] - 1 - np.argmax(flat[..., ::-1], axis=-1)
+            if nan == "last":
+                j = np.where(isnan.any(-1), flat.shape[-1] - 1 - np.argmax(isnan[..., ::-1], axis=-1), j)
+            # nan == "first": np.argmax already stops at the first NaN
             values[at] = np.take_along_axis(flat, j[..., None], -1)[..., 0]
             if index == "bin":
                 indices[at] = j
@@ -66,6 +72,21 @@ def catalogue():
     def mx(d, **bug):
         def fn(input, output_size, return_indices=False):
             return pool(d, "max", input, output_size, return_indices, **bug)
+        return fn
+
+    def matrix_product(d):
+        """The averaging-matrix product: right on finite inputs, spreads inf and NaN."""
+        def fn(input, output_size):
+            sizes = ref._adaptive_output_size(d, input.shape, output_size)
+            out = input
+            for axis, o in zip(range(-d, 0), sizes):
+                L = out.shape[axis]
+                pool = np.zeros((o, L))
+                for i, (s, e) in enumerate(_edges(L, o)):
+                    pool[i, s:e] = 1 / (e - s)
+                with np.errstate(all="ignore"):
+                    out = np.moveaxis(np.moveaxis(out, axis, -1) @ pool.T, -1, axis)
+            return out
         return fn
 
     def named(fn, name):
@@ -91,6 +112,9 @@ def catalogue():
             (m, named(mx(d, index="bin"), "index_within_bin"), "corner of the bin"),
             (m, named(mx(d, ties="last"), "last_maximum_on_ties"), "FIRST maximum"),
             (m, named(mx(d, whole_plane=True), "whole_plane"), whole),
+            (a, named(matrix_product(d), "matrix_product"), "0·inf"),
+            (m, named(mx(d, nan="ignore"), "nan_ignored"), "propagates"),
+            (m, named(mx(d, nan="first"), "first_nan"), "LAST NaN"),
         ]
         if d > 1:
             out += [
@@ -103,5 +127,6 @@ def catalogue():
         (loop, named(avg(2, edges=_edges_uniform), "uniform_kernel_stride"), uniform),
         (loop, named(avg(2, none_as_one=True), "none_as_one"), none_hint),
         (loop, named(avg(2, widest_divisor=True), "divide_by_widest_bin"), "widest bin"),
+        (loop, named(matrix_product(2), "matrix_product"), "0·inf"),
     ]
     return out
