@@ -706,3 +706,157 @@ register(Exercise(
     name="sync_batch_norm_stats", arg_names=SYNC_ARGS, visible=_sync_visible,
     hidden=_sync_hidden, reference=_sync_reference, variants=_sync_variants(),
 ))
+
+
+# sync_batch_norm: the whole layer over shards ------------------------------------------
+SYNC_BN_ARGS = ("shards", "running_mean", "running_var", "weight", "bias", "momentum", "eps")
+
+
+def sync_bn_case(rng, sizes, c=3, spatial=(2, 3), *, running=True, weight=True, bias=True,
+                 momentum=None, eps=None, note="") -> Case:
+    base = sync_case(rng, sizes, c, spatial)
+    kwargs = {}
+    if weight:
+        kwargs["weight"] = rng.normal(1.0, 0.5, c)
+    if bias:
+        kwargs["bias"] = rng.normal(0.0, 1.0, c)
+    if momentum is not None:
+        kwargs["momentum"] = momentum
+    if eps is not None:
+        kwargs["eps"] = eps
+    rm = rng.normal(0.0, 1.0, c) if running else None
+    rv = rng.uniform(0.5, 2.0, c) if running else None
+    return Case((base.args[0], rm, rv), kwargs, note=note or f"shard batch sizes {tuple(sizes)}")
+
+
+def _sync_bn_run(fn, case):
+    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    out = fn(*args, **kwargs)
+    outs = tuple(out) if isinstance(out, (list, tuple)) else (out,)
+    if case.args[1] is None:
+        return outs
+    return outs + (args[1], args[2])
+
+
+def _sync_bn_torch(case, bug=None):
+    """The layer on the concatenated batch, split back into shards; or one named bug."""
+    t = oracle.torch()
+    F = oracle.F()
+    shards, rm, rv = case.args
+    k = case.kwargs
+    weight, bias = oracle.to_torch(k.get("weight")), oracle.to_torch(k.get("bias"))
+    momentum, eps = k.get("momentum", 0.1), k.get("eps", 1e-5)
+    parts = [t.from_numpy(s) for s in shards]
+    whole = t.cat(parts)
+    rm_t, rv_t = oracle.to_torch(rm), oracle.to_torch(rv)
+    factor = 1.0 - momentum if bug == "momentum 0.9" else momentum
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        old_rv = None if rv_t is None else rv_t.clone()
+        y = F.batch_norm(whole, rm_t, rv_t, weight, bias, True, factor, eps)
+        outs = list(t.split(y, [s.shape[0] for s in shards]))
+        if bug == "per-shard statistics":
+            outs = [F.batch_norm(p, None, None, weight, bias, True, 0.0, eps) if p.shape[0] else o
+                    for p, o in zip(parts, outs)]
+        if rm_t is not None:
+            dims = [0] + list(range(2, whole.dim()))
+            if bug == "biased running var":
+                rv_t.copy_((1 - factor) * old_rv + factor * whole.var(dim=dims, unbiased=False))
+            if bug == "once per shard":
+                rm_t, rv_t = oracle.to_torch(rm), oracle.to_torch(rv)
+                for p in parts:
+                    if p.shape[0]:
+                        F.batch_norm(p, rm_t, rv_t, None, None, True, factor, eps)
+            if bug == "not in place":
+                rm_t, rv_t = oracle.to_torch(rm), oracle.to_torch(rv)
+    result = tuple(oracle.to_numpy(o) for o in outs)
+    if rm is None:
+        return result
+    return result + (oracle.to_numpy(rm_t), oracle.to_numpy(rv_t))
+
+
+def _sync_bn_reference(case):
+    return _sync_bn_torch(case)
+
+
+def _sync_bn_variant(bug, applies):
+    def compute(case):
+        if not applies(case):
+            return None
+        try:
+            return _sync_bn_torch(case, bug)
+        except (ValueError, RuntimeError):
+            return None
+    return compute
+
+
+def _several_shards(case):
+    return sum(1 for s in case.args[0] if s.shape[0]) > 1
+
+
+def _sync_tracks(case):
+    return case.args[1] is not None
+
+
+SYNC_BN_VARIANTS = [
+    Variant("per-shard statistics", "each shard was normalized with its own statistics, as "
+            "plain BatchNorm on each device would: SyncBatchNorm normalizes every shard with "
+            "the statistics of the WHOLE batch (your sync_batch_norm_stats)",
+            _sync_bn_variant("per-shard statistics", _several_shards)),
+    Variant("running statistics once per shard", "the running statistics are updated once "
+            "per step, with the global statistics, not once per shard",
+            _sync_bn_variant("once per shard", lambda c: _several_shards(c) and _sync_tracks(c))),
+    Variant("momentum 0.9 convention", "torch's momentum is the weight of the NEW batch: "
+            "running = (1 - momentum) * running + momentum * batch_stat",
+            _sync_bn_variant("momentum 0.9",
+                             lambda c: _sync_tracks(c) and c.kwargs.get("momentum", 0.1) != 0.5)),
+    Variant("biased running variance", "running_var is updated with the UNBIASED variance of "
+            "the whole batch (÷ (count - 1))",
+            _sync_bn_variant("biased running var", _sync_tracks)),
+    Variant("running statistics not updated in place", "running_mean and running_var must "
+            "be updated IN PLACE (running_mean[...] = ...), as torch does",
+            _sync_bn_variant("not in place", _sync_tracks)),
+]
+
+
+def _sync_bn_visible(rng):
+    return [
+        sync_bn_case(rng, (2, 2), note="two shards of equal size, running statistics"),
+        sync_bn_case(rng, (1, 3, 2), c=2, spatial=(4,), momentum=0.3, eps=0.01,
+                     note="three shards of different sizes, momentum=0.3, eps=0.01"),
+        sync_bn_case(rng, (1, 1), c=2, spatial=(), running=False, weight=False, bias=False,
+                     note="two (1, C) shards: one sample each, no running statistics"),
+    ]
+
+
+def _sync_bn_hidden(rng):
+    out = []
+    for spatial, momentum in itertools.product(((), (5,), (2, 3), (2, 2, 2)), (0.1, 0.0, 1.0, 0.42)):
+        sizes = tuple(int(v) for v in rng.integers(1, 4, int(rng.integers(1, 5))))
+        weight, bias = bool(rng.integers(0, 3)), bool(rng.integers(0, 3))
+        running = bool(rng.integers(0, 4))
+        eps = [1e-5, 1e-3, 0.5][int(rng.integers(0, 3))]
+        if sum(sizes) * int(np.prod(spatial)) < 2:
+            sizes = sizes + (1,)
+        out.append(sync_bn_case(rng, sizes, c=int(rng.integers(1, 4)), spatial=spatial,
+                                momentum=momentum, eps=eps, weight=weight, bias=bias,
+                                running=running,
+                                note=f"{2 + len(spatial)}-D shards {sizes}, momentum={momentum}, "
+                                     f"eps={eps}, weight={'yes' if weight else 'None'}, "
+                                     f"bias={'yes' if bias else 'None'}"
+                                     + ("" if running else ", running stats None")))
+    out += [
+        sync_bn_case(rng, (2, 0, 3), note="one device got an empty shard"),
+        sync_bn_case(rng, (1,), spatial=(2, 2), note="a single device, batch size 1"),
+        sync_bn_case(rng, (1,), spatial=(), note="one value per channel in the whole batch "
+                     "(torch refuses)"),
+        sync_bn_case(rng, (2, 2), eps=0.0, note="eps=0 (torch refuses in training)"),
+    ]
+    return out
+
+
+register(Exercise(
+    name="sync_batch_norm", arg_names=SYNC_BN_ARGS, visible=_sync_bn_visible,
+    hidden=_sync_bn_hidden, reference=_sync_bn_reference, variants=SYNC_BN_VARIANTS,
+    run=_sync_bn_run,
+))

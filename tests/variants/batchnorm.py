@@ -189,6 +189,40 @@ def catalogue():
         mean, var, var_u, n = ref.sync_batch_norm_stats(shards)
         return mean, var_u, var, n
 
+    def sync_per_shard(shards, running_mean, running_var, weight=None, bias=None,
+                       momentum=0.1, eps=1e-5):
+        ref.sync_batch_norm(shards, running_mean, running_var, weight, bias, momentum, eps)
+        return [ref.batch_norm(s, None, None, weight, bias, True, momentum, eps) for s in shards]
+
+    def sync_once_per_shard(shards, running_mean, running_var, weight=None, bias=None,
+                            momentum=0.1, eps=1e-5):
+        out = ref.sync_batch_norm(shards, None, None, weight, bias, momentum, eps)
+        if running_mean is not None:
+            for s in shards:
+                if s.shape[0]:
+                    ref.batch_norm(s, running_mean, running_var, None, None, True, momentum, eps)
+        return out
+
+    def sync_momentum_09(shards, running_mean, running_var, weight=None, bias=None,
+                         momentum=0.1, eps=1e-5):
+        return ref.sync_batch_norm(shards, running_mean, running_var, weight, bias,
+                                   1 - momentum, eps)
+
+    def sync_biased_running_var(shards, running_mean, running_var, weight=None, bias=None,
+                                momentum=0.1, eps=1e-5):
+        old = None if running_var is None else running_var.copy()
+        out = ref.sync_batch_norm(shards, running_mean, running_var, weight, bias, momentum, eps)
+        if running_var is not None:
+            _, var, _, _ = ref.sync_batch_norm_stats(shards)
+            running_var[...] = (1 - momentum) * old + momentum * var
+        return out
+
+    def sync_not_in_place(shards, running_mean, running_var, weight=None, bias=None,
+                          momentum=0.1, eps=1e-5):
+        if running_mean is not None:
+            running_mean, running_var = running_mean.copy(), running_var.copy()
+        return ref.sync_batch_norm(shards, running_mean, running_var, weight, bias, momentum, eps)
+
     functional = [
         (momentum_09, "momentum-0.9 convention"),
         (biased_running_var, "UNBIASED batch variance"),
@@ -212,5 +246,10 @@ def catalogue():
         ("sync_batch_norm_stats", mean_of_vars, "not the variances"),
         ("sync_batch_norm_stats", count_without_spatial, "not the batch size N"),
         ("sync_batch_norm_stats", biased_unbiased_swapped, "in that order"),
+        ("sync_batch_norm", sync_per_shard, "statistics of the WHOLE batch"),
+        ("sync_batch_norm", sync_once_per_shard, "not once per shard"),
+        ("sync_batch_norm", sync_momentum_09, "weight of the NEW batch"),
+        ("sync_batch_norm", sync_biased_running_var, "UNBIASED variance of the whole batch"),
+        ("sync_batch_norm", sync_not_in_place, "IN PLACE"),
     ]
     return out
