@@ -733,6 +733,8 @@ def _sync_bn_run(fn, case):
     args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
     out = fn(*args, **kwargs)
     outs = tuple(out) if isinstance(out, (list, tuple)) else (out,)
+    # The count comes first: a one-shard answer stays a tuple, and a wrong count is named.
+    outs = (np.asarray(len(outs)),) + outs
     if case.args[1] is None:
         return outs
     return outs + (args[1], args[2])
@@ -769,10 +771,17 @@ def _sync_bn_torch(case, bug=None):
                         F.batch_norm(p, rm_t, rv_t, None, None, True, factor, eps)
             if bug == "not in place":
                 rm_t, rv_t = oracle.to_torch(rm), oracle.to_torch(rv)
-    result = tuple(oracle.to_numpy(o) for o in outs)
+    result = (np.asarray(len(outs)),) + tuple(oracle.to_numpy(o) for o in outs)
     if rm is None:
         return result
     return result + (oracle.to_numpy(rm_t), oracle.to_numpy(rv_t))
+
+
+def _sync_bn_diagnose(case, got, expected):
+    if isinstance(got, tuple) and got and int(np.asarray(got[0])) != int(expected[0]):
+        return (f"return a list with one normalized array per shard ({int(expected[0])} "
+                f"here), in the order of `shards`")
+    return None
 
 
 def _sync_bn_reference(case):
@@ -858,5 +867,5 @@ def _sync_bn_hidden(rng):
 register(Exercise(
     name="sync_batch_norm", arg_names=SYNC_BN_ARGS, visible=_sync_bn_visible,
     hidden=_sync_bn_hidden, reference=_sync_bn_reference, variants=SYNC_BN_VARIANTS,
-    run=_sync_bn_run,
+    run=_sync_bn_run, diagnose=_sync_bn_diagnose,
 ))
