@@ -272,6 +272,8 @@ def _gn_hidden(rng):
                 shape = (2,) + shape[1:]  # torch refuses one value per group with N = 1
             affine = bool(rng.integers(0, 3))
             eps = [None, 1e-3, 0.2, 0.0][int(rng.integers(0, 4))]
+            if eps == 0.0 and c // groups * int(np.prod(spatial, dtype=int)) == 1:
+                eps = None  # one value per group: 0 / sqrt(0) would be NaN
             out.append(gn_case(rng, shape, groups, affine=affine, eps=eps,
                                scale=float(rng.uniform(0.2, 4)), shift=float(rng.normal()),
                                note=f"{len(shape)}-D input, C={c}, num_groups={groups}"))

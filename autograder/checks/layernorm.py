@@ -350,7 +350,7 @@ def _module_variants(torch_name):
         return build(case, elementwise_affine=True, **(
             {"bias": case.kwargs.get("bias", True)} if torch_name == "LayerNorm" else {}))
 
-    def output_changed(**changes):
+    def output_changed(default_eps=None, **changes):
         def compute(case):
             expected = _module_reference(torch_name)(case)
             has_w, _, has_b, _, out = expected
@@ -364,8 +364,12 @@ def _module_variants(torch_name):
                 wrong = _manual(x, dims, w, b, case.kwargs.get("eps", 1e-5), **changes)
             else:
                 eps = case.kwargs.get("eps")
-                eps = float(np.finfo(x.dtype).eps) if eps is None else eps
-                wrong = _manual(x, dims, w, None, eps, centre=False, **changes)
+                if eps is None:
+                    eps = float(np.finfo(x.dtype).eps) if default_eps is None else default_eps
+                elif default_eps is not None:
+                    return None
+                changes.setdefault("centre", False)
+                wrong = _manual(x, dims, w, None, eps, **changes)
             return expected[:4] + (wrong,)
         return compute
 
@@ -376,6 +380,12 @@ def _module_variants(torch_name):
                 "there are no parameters: set self.weight = None (and self.bias = None)",
                 affine_kept),
     ]
+    if torch_name == "RMSNorm":
+        variants.append(Variant("eps 1e-5 by default", "with eps=None RMSNorm uses "
+                                "finfo(x.dtype).eps at each call (2.2e-16 for float64), not "
+                                "1e-5", output_changed(default_eps=1e-5)))
+        variants.append(Variant("mean subtracted", "RMSNorm does not subtract the mean: it "
+                                "divides x by sqrt(mean(x²) + eps)", output_changed(centre=True)))
     if torch_name == "LayerNorm":
         variants.append(Variant("unbiased variance", "you divided the variance by n - 1; "
                                 "layer norm uses the biased variance (divide by n)",

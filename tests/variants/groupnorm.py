@@ -112,11 +112,13 @@ def catalogue():
         wrong.__name__ = "gn_unbiased" if ddof else "gn_eps_outside"
         return wrong
 
-    class AlwaysAffine(ref.InstanceNorm2d):
-        def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                     track_running_stats=False, *, bias=True):
-            super().__init__(num_features, eps, momentum, True, track_running_stats, bias=bias)
-            self.affine = affine
+    def _always_affine(base):
+        class AlwaysAffine(base):
+            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                         track_running_stats=False, *, bias=True):
+                super().__init__(num_features, eps, momentum, True, track_running_stats, bias=bias)
+                self.affine = affine
+        return AlwaysAffine
 
     def _eval_ignored(base):
         class EvalIgnored(base):
@@ -139,10 +141,12 @@ def catalogue():
                 return super().__call__(x)
         return Cumulative
 
-    class AlwaysTracking(ref.InstanceNorm2d):
-        def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                     track_running_stats=False, *, bias=True):
-            super().__init__(num_features, eps, momentum, affine, True, bias=bias)
+    def _always_tracking(base):
+        class AlwaysTracking(base):
+            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                         track_running_stats=False, *, bias=True):
+                super().__init__(num_features, eps, momentum, affine, True, bias=bias)
+        return AlwaysTracking
 
     class GroupNormNoParams(ref.GroupNorm):
         def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
@@ -173,14 +177,18 @@ def catalogue():
         ("instance_norm", _stats_bug("biased"), "unbiased variance (divide by n - 1) of each"),
         ("instance_norm", _stats_bug("whole batch"), "averaged over the batch, not with one"),
         ("instance_norm", _stats_bug("swapped"), "NEW statistic"),
-        ("InstanceNorm2d", AlwaysAffine, "affine defaults to False"),
+        ("InstanceNorm2d", _always_affine(ref.InstanceNorm2d), "affine defaults to False"),
         ("InstanceNorm2d", _eval_ignored(ref.InstanceNorm2d), "normalize with the running"),
         ("InstanceNorm2d", _momentum_none_cumulative(ref.InstanceNorm2d), "0.0"),
-        ("InstanceNorm2d", AlwaysTracking, "track_running_stats=False there"),
+        ("InstanceNorm2d", _always_tracking(ref.InstanceNorm2d), "track_running_stats=False there"),
+        ("InstanceNorm1d", _always_affine(ref.InstanceNorm1d), "affine defaults to False"),
         ("InstanceNorm1d", _eval_ignored(ref.InstanceNorm1d), "normalize with the running"),
         ("InstanceNorm1d", _momentum_none_cumulative(ref.InstanceNorm1d), "0.0"),
+        ("InstanceNorm1d", _always_tracking(ref.InstanceNorm1d), "track_running_stats=False there"),
+        ("InstanceNorm3d", _always_affine(ref.InstanceNorm3d), "affine defaults to False"),
         ("InstanceNorm3d", _eval_ignored(ref.InstanceNorm3d), "normalize with the running"),
         ("InstanceNorm3d", _momentum_none_cumulative(ref.InstanceNorm3d), "0.0"),
+        ("InstanceNorm3d", _always_tracking(ref.InstanceNorm3d), "track_running_stats=False there"),
         ("group_norm", gn_group_size, "NUMBER of groups"),
         ("group_norm", gn_interleaved, "consecutive blocks"),
         ("group_norm", gn_per_channel, "each channel on its own"),

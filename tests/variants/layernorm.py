@@ -127,7 +127,7 @@ def catalogue():
         ("LayerNorm", LayerNormEpsOutside, "inside the square root"),
         ("LayerNorm", LayerNormUnbiased, "biased variance"),
         ("RMSNorm", RMSNormAlwaysAffine, "elementwise_affine=False"),
-        ("RMSNorm", RMSNormEps1e5, "values differ"),
-        ("RMSNorm", RMSNormCentred, "values differ"),
+        ("RMSNorm", RMSNormEps1e5, "not 1e-5"),
+        ("RMSNorm", RMSNormCentred, "does not subtract the mean"),
         ("RMSNorm", RMSNormEpsOutside, "inside the square root"),
     ]
