@@ -362,6 +362,8 @@ def _nearest_visible(rng):
         interp_case(rng, "nearest-exact", 1, shape=(1, 2, 5), size=8, note="nearest-exact, 5 → 8"),
         interp_case(rng, "nearest", 1, shape=(1, 1, 7), scale_factor=1.7,
                     note="nearest, 7 × 1.7 → 11 pixels, scale 1/1.7"),
+        interp_case(rng, "nearest", 2, shape=(1, 1, 4, 3), scale_factor=1.2,
+                    note="2-D nearest, 4 × 1.2 → 4 and 3 × 1.2 → 3: torch's 2-D kernel copies"),
         interp_case(rng, "nearest-exact", 2, shape=(2, 1, 6, 4), size=(4, 3),
                     note="nearest-exact, downsampling"),
     ]
@@ -393,7 +395,8 @@ def _linear_visible(rng):
                     note="linear ×2, align_corners=True"),
         interp_case(rng, "bilinear", 2, shape=(1, 2, 3, 4), size=(5, 7), align_corners=False,
                     note="bilinear to a given size"),
-        interp_case(rng, "trilinear", 3, shape=(1, 1, 2, 3, 2), scale_factor=(2, 1.5, 1), note="trilinear, per-axis scale"),
+        interp_case(rng, "trilinear", 3, shape=(1, 1, 2, 3, 2), scale_factor=(2, 1.5, 1.2),
+                    note="trilinear, per-axis scale (2 × 1.2 → 2: that axis is copied)"),
     ]
 
 
