@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .. import oracle
+from .. import compare, oracle
 from ..exercise import Case, Exercise, Variant, register
 
 IN_ARGS = ("input",)
@@ -443,6 +443,22 @@ def _module_reference(torch_name, transform=None):
     return reference
 
 
+def _module_diagnose(case, got, expected):
+    """Say which of the module check's outputs is the first to differ."""
+    if not isinstance(got, tuple) or len(got) != len(expected):
+        return None
+    steps = [mode for mode, _ in case.extra["steps"]]
+    names = []
+    for param in PARAMS:
+        names += [f"whether self.{param} exists (None or not)", f"the shape of self.{param}"]
+    names += [f"the output of call {i + 1}, made in {mode}() mode" for i, mode in enumerate(steps)]
+    names += ["self.running_mean after the calls", "self.running_var after the calls"]
+    for index, (exp, out) in enumerate(zip(expected, got)):
+        if compare.compare_one(np.asarray(exp), out) is not None:
+            return f"the first mismatch, output {index}, is {names[index]}"
+    return None
+
+
 def module_case(rng, args, extra_shape, steps=("train", "train", "eval"), note="", **options):
     c = args[-1] if len(args) == 2 else args[0]
     x_shapes = extra_shape if isinstance(extra_shape, list) else [extra_shape] * len(steps)
@@ -541,7 +557,7 @@ for _d in (1, 2, 3):
     register(Exercise(
         name=_name, arg_names=("num_features",), visible=_in_module_cases(_d, False),
         hidden=_in_module_cases(_d, True), reference=_module_reference(_name),
-        variants=_in_module_variants(_name), run=_module_run,
+        variants=_in_module_variants(_name), run=_module_run, diagnose=_module_diagnose,
     ))
 
 
@@ -615,5 +631,5 @@ def _gn_module_hidden(rng):
 register(Exercise(
     name="GroupNorm", arg_names=("num_groups", "num_channels"), visible=_gn_module_visible,
     hidden=_gn_module_hidden, reference=_module_reference("GroupNorm"),
-    variants=_gn_module_variants(), run=_module_run,
+    variants=_gn_module_variants(), run=_module_run, diagnose=_module_diagnose,
 ))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import oracle
+from .. import compare, oracle
 from ..exercise import Case, Exercise, Variant, register
 
 LN_ARGS = ("input", "normalized_shape", "weight", "bias", "eps")
@@ -395,6 +395,19 @@ def _module_variants(torch_name):
     return variants
 
 
+def _module_diagnose(case, got, expected):
+    """Say which of the module check's outputs is the first to differ."""
+    names = ["whether self.weight exists (None or not)", "the shape of self.weight",
+             "whether self.bias exists (None or not)", "the shape of self.bias",
+             "the layer's output"]
+    if not isinstance(got, tuple) or len(got) != len(expected):
+        return None
+    for index, (exp, out) in enumerate(zip(expected, got)):
+        if compare.compare_one(np.asarray(exp), out) is not None:
+            return f"the first mismatch, output {index}, is {names[index]}"
+    return None
+
+
 def _ln_module_visible(rng):
     return [
         module_case(rng, 5, (2, 5), note="defaults, int normalized_shape"),
@@ -425,7 +438,7 @@ def _ln_module_hidden(rng):
 register(Exercise(
     name="LayerNorm", arg_names=("normalized_shape",), visible=_ln_module_visible,
     hidden=_ln_module_hidden, reference=_module_reference("LayerNorm"),
-    variants=_module_variants("LayerNorm"), run=_module_run,
+    variants=_module_variants("LayerNorm"), run=_module_run, diagnose=_module_diagnose,
 ))
 
 
@@ -453,5 +466,5 @@ def _rms_module_hidden(rng):
 register(Exercise(
     name="RMSNorm", arg_names=("normalized_shape",), visible=_rms_module_visible,
     hidden=_rms_module_hidden, reference=_module_reference("RMSNorm"),
-    variants=_module_variants("RMSNorm"), run=_module_run,
+    variants=_module_variants("RMSNorm"), run=_module_run, diagnose=_module_diagnose,
 ))
