@@ -7,7 +7,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # nbgrader runs `alembic` (and jupyter its extensions) from PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export MPLBACKEND := Agg
 export PYTHONDONTWRITEBYTECODE := 1
 
 LAB_ARGS ?=
@@ -34,7 +33,7 @@ lab: $(STAMP)
 	  --LabApp.default_url=/lab/tree/work $(LAB_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax solutions tests $(TEST_ARGS)
+	MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax solutions tests $(TEST_ARGS)
 
 release: $(STAMP)
 	$(PY) -m autograder release

@@ -4,3 +4,7 @@ from .errors import CheckFailed
 from .paths import data_path
 
 __all__ = ["check", "CheckFailed", "data_path"]
+
+from . import display as _display  # noqa: E402
+
+_display.register()

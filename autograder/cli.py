@@ -48,6 +48,12 @@ def cmd_grade(args) -> int:
     return grading.main(args)
 
 
+def cmd_book(args) -> int:
+    from . import book
+
+    return book.main(args)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,5 +68,9 @@ def main(argv=None) -> int:
 
     add_arguments(p)
     p.set_defaults(run=cmd_grade)
+    p = sub.add_parser("book", help="build the static web edition")
+    p.add_argument("--out", default="_build/book")
+    p.add_argument("--chapter", action="append", help="only these chapters (default: all)")
+    p.set_defaults(run=cmd_book)
     args = parser.parse_args(argv)
     return args.run(args)

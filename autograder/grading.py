@@ -134,6 +134,15 @@ class Execution:
     flags: list = field(default_factory=list)  # (kind, detail, step)
 
 
+def _remove_cgroup(cgroup: Path) -> None:
+    for _ in range(50):  # the killed kernel leaves the group a moment later
+        try:
+            cgroup.rmdir()
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
 def _kill(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -154,8 +163,17 @@ def execute(zygote, plan, cases, settings) -> Execution:
         workdir = tempfile.mkdtemp(prefix="lfs-kernel-")
         if settings["uid"] is not None:
             os.chown(workdir, settings["uid"], settings["gid"])
+        cgroup = None
+        if settings.get("cgroup"):
+            cgroup = Path(settings["cgroup"]) / f"k{os.getpid()}-{threading.get_ident()}-{start}"
+            try:
+                cgroup.mkdir(exist_ok=True)
+                (cgroup / "pids.max").write_text("64")
+            except OSError:
+                cgroup = None
         request = sandbox.Request(plan, cases, start, set(skip), workdir, settings["uid"],
-                                  settings["gid"], settings["memory"], 256, 900)
+                                  settings["gid"], settings["memory"], 256, 900,
+                                  str(cgroup) if cgroup else None)
         pid, fd = zygote.spawn(request)
         current, began, finished = None, time.monotonic(), False
         try:
@@ -206,6 +224,8 @@ def execute(zygote, plan, cases, settings) -> Execution:
             os.close(fd)
             _kill(pid)
             shutil.rmtree(workdir, ignore_errors=True)
+            if cgroup is not None:
+                _remove_cgroup(cgroup)
         if finished or current is None or time.monotonic() >= deadline:
             if time.monotonic() >= deadline and not finished:
                 result.flags.append(("timeout", "the notebook ran over its total time", current))
@@ -606,19 +626,61 @@ def discover(root: Path, sources: dict, students=None, assignments=None):
     return found, notes
 
 
-def _grader_identity():
-    """Kernels run as an unprivileged user when grading runs as root (created when missing)."""
+def _readable_by_others(path: str) -> bool:
+    """Can a user who is neither owner nor group reach and read ``path``?"""
+    import stat
+
+    current = Path(path).resolve()
+    for folder in [current, *current.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH or (folder == current and not mode & stat.S_IROTH):
+            return False
+    return True
+
+
+def _isolation():
+    """How kernels are kept apart: (uid, gid, cgroup folder or None, description).
+
+    As root: an unprivileged user (created when missing) whose process count is limited —
+    when that user can read the Python installation; otherwise the kernels stay root and
+    a pids cgroup (cgroup v1 or v2) limits their processes. Not root: the current user,
+    with processes refused by the audit hook.
+    """
+    import sysconfig
+
     if os.geteuid() != 0:
-        return None, None
+        return None, None, None, "the current user (processes refused by the audit hook)"
     try:
         entry = pwd.getpwnam(GRADER_USER)
     except KeyError:
         import subprocess
 
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        GRADER_USER], check=True, capture_output=True)
-        entry = pwd.getpwnam(GRADER_USER)
-    return entry.pw_uid, entry.pw_gid
+                        GRADER_USER], check=False, capture_output=True)
+        try:
+            entry = pwd.getpwnam(GRADER_USER)
+        except KeyError:
+            entry = None
+    stdlib = sysconfig.get_paths()["stdlib"]
+    if entry is not None and _readable_by_others(stdlib) and _readable_by_others(sys.prefix):
+        return entry.pw_uid, entry.pw_gid, None, f"user {GRADER_USER} (process limit)"
+    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        group = Path(base) / "lfs-grader"
+        try:
+            if base != "/sys/fs/cgroup/pids" and "pids" not in (Path(base) / "cgroup.controllers").read_text():
+                continue
+            group.mkdir(exist_ok=True)
+            if base != "/sys/fs/cgroup/pids":
+                (group / "cgroup.subtree_control").write_text("+pids")
+            probe = group / "probe"
+            probe.mkdir(exist_ok=True)
+            (probe / "pids.max").write_text("64")
+            probe.rmdir()
+            reason = f"{stdlib} is not readable by {GRADER_USER}" if entry else "no user could be created"
+            return None, None, str(group), f"root in pids cgroup {group} ({reason})"
+        except OSError:
+            continue
+    return None, None, None, "root (no unprivileged user or pids cgroup available: processes refused by the audit hook)"
 
 
 def _seed(root: Path, requested):
@@ -652,10 +714,10 @@ def main(args) -> int:
     root = Path(args.root).resolve()
     chapters = [c for c in course.chapters() if not args.assignment or c in args.assignment]
     sources = {c: submission.SourceNotebook.load(course.source_notebook(c), c) for c in chapters}
-    uid, gid = _grader_identity()
+    uid, gid, cgroup, isolation = _isolation()
     zygote = Zygote()  # before torch is imported: its kernels must never have torch
     seed = _seed(root, args.seed)
-    settings = {"uid": uid, "gid": gid, "timeout": args.timeout, "memory": args.memory * 2**20,
+    settings = {"uid": uid, "gid": gid, "cgroup": cgroup, "timeout": args.timeout, "memory": args.memory * 2**20,
                 "total_timeout": max(600.0, args.timeout * 20)}
     judge = Judge(seed)
     began = time.monotonic()
@@ -669,10 +731,9 @@ def main(args) -> int:
         todo = [(s, c, p) for s, c, p in work
                 if args.force or not already_graded(root, s, c, _digest(p), seed)]
         print(f"grading {len(todo)} submission(s) ({len(work) - len(todo)} already graded), "
-              f"seed {seed}, {args.jobs} at once, kernels as "
-              f"{GRADER_USER if uid is not None else 'the current user (no process limit)'}",
+              f"seed {seed}, {args.jobs} at once, kernels as {isolation}",
               file=sys.stderr)
-        done = 0
+        done, grading_began = 0, time.monotonic()
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = {pool.submit(grade_one, zygote, judge, sources[c], p, s, settings): (s, c)
                        for s, c, p in todo}
@@ -683,7 +744,7 @@ def main(args) -> int:
                 done += 1
                 total = sum(graded.scores.values())
                 flags = " ".join(sorted({f for f, _ in graded.flags}))
-                _progress(done, len(todo), began, f"{student}/{chapter}: {total}/"
+                _progress(done, len(todo), grading_began, f"{student}/{chapter}: {total}/"
                           f"{sum(graded.max_scores.values())} {flags}".rstrip())
         stage = time.monotonic()
         problems = [] if args.no_feedback else generate_feedback(

@@ -132,9 +132,22 @@ def read_notebook(path: Path) -> dict:
     return nb
 
 
+def _retyped(source: SourceNotebook, text: str) -> str | None:
+    """The test cell whose checks an unmarked cell calls, if any."""
+    try:
+        calls = {name for name, _ in check_calls(text)}
+    except SyntaxError:
+        return None
+    for grade_id, (_, _, checks) in source.tests.items():
+        if calls & {name for name, _ in checks}:
+            return grade_id
+    return None
+
+
 def build_plan(source: SourceNotebook, nb: dict) -> Plan:
     notes, steps = [], []
     seen_tests: dict = {}
+    retyped: set = set()
     placed_after: dict = {}  # answer grade_id -> index in steps after which tests go
     visible_tests = {visible_part(src): gid for gid, (src, _, _) in source.tests.items()}
     kernel = nb.get("metadata", {}).get("kernelspec", {}) if isinstance(nb.get("metadata"), dict) else {}
@@ -152,9 +165,10 @@ def build_plan(source: SourceNotebook, nb: dict) -> Plan:
             if visible_part(text) != visible_part(source.tests[grade_id][0]):
                 notes.append(("tamper", f"test cell {grade_id} was edited", grade_id))
             continue
-        if visible_part(text) in visible_tests:
-            copied = visible_tests[visible_part(text)]
+        copied = visible_tests.get(visible_part(text)) or _retyped(source, text)
+        if copied:
             notes.append(("tamper", f"test cell {copied} was retyped without its metadata", copied))
+            retyped.add(copied)
         if FAKE_OUTPUT in text:
             notes.append(("tamper", "prints text that imitates a passing check", ""))
         kind = "answer" if grade_id in source.answers else ("book" if text.strip() in source.book_sources else "student")
@@ -162,7 +176,7 @@ def build_plan(source: SourceNotebook, nb: dict) -> Plan:
         if kind == "answer":
             placed_after[grade_id] = len(steps)
     for grade_id in source.tests:
-        if grade_id not in seen_tests:
+        if grade_id not in seen_tests and grade_id not in retyped:
             notes.append(("tamper", f"test cell {grade_id} was deleted", grade_id))
     missing = [a for a in source.answers if a not in placed_after]
     if missing:

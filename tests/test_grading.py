@@ -133,6 +133,7 @@ ATTACKS = {
     "deleted-test": (_deleted_test(), "tamper"),
     "duplicated-test": (_duplicated_test(), "tamper"),
     "retyped-test": (_retyped_test(), "tamper"),
+    "torch-in-answer-cell": (with_conv2d("return input", "import torch\nF = torch.nn.functional.conv2d\n"), "torch-used"),
 }
 
 # name -> bytes or a callable that builds the submission folder
