@@ -226,7 +226,8 @@ SGD_ARGS = ("x", "labels", "lr")  # params (first in the call) travel in Case.ex
 def sgd_case(rng, start, count, lr, scale=0.0, noise=0.0, note=""):
     x, y = _images(rng, start, count, noise=noise)
     what = "the shipped parameters" if not scale else f"parameters perturbed by {scale:g}"
-    note = (note + ", " if note else "") + f"params = {what}"
+    note = (note + ", " if note else "") + f"params = {what}; outputs numbered in " \
+        "state_dict order (0 = conv1.weight … 9 = fc.bias)"
     return Case((x, y, lr), {}, note=note, extra={"params": _params(rng, scale)})
 
 
