@@ -161,8 +161,8 @@ def _hidden(kind, d):
                           return_indices=ri, note="negative output size (torch refuses)"),
             adaptive_case(rng, kind, d, (6, 5, 4)[:d], (2, 2) if d == 1 else (2,) * (d + 1),
                           return_indices=ri, note="output_size of the wrong length (torch refuses)"),
-            adaptive_case(rng, kind, d, (6, 5, 4)[:d], 2, n=1, c=1, batched=False,
-                          return_indices=ri, note="input without a channel axis (torch refuses)"),
+            Case((rng.standard_normal((6, 5, 4)[:d]), 2), {} if ri is None else {"return_indices": ri},
+                 note="input without a channel axis (torch refuses)"),
             adaptive_case(rng, kind, d, (0, 5, 4)[:d], 2, return_indices=ri,
                           note="an empty spatial axis (torch refuses)"),
         ]
@@ -172,9 +172,6 @@ def _hidden(kind, d):
             sizes = tuple(max(1, s // 3) for s in spatial)
             out.append(adaptive_case(rng, kind, d, spatial, sizes if d > 1 else sizes[0],
                                      return_indices=ri, special=True, note=SPECIAL_NOTE[kind]))
-        # The channel-less case: drop the channel axis of a (1, *spatial) unbatched input.
-        x, size = out[-2].args
-        out[-2] = Case((x[0], size), out[-2].kwargs, note=out[-2].note)
         if kind == "max":
             for _ in range(3):
                 spatial = _rand_spatial(rng, d, 2, hi)
@@ -434,4 +431,35 @@ register(Exercise(
     name="adaptive_avg_pool2d_loop", arg_names=AVG_ARGS, visible=_visible("avg", 2),
     hidden=_loop_hidden, reference=_reference("avg", 2), variants=_variants("avg", 2),
     diagnose=_diagnose_shape("avg", 2),
+))
+
+
+# adaptive_max_pool2d_loop: the readable version of max pooling with indices.
+def _max_loop_hidden(rng):
+    out = []
+    for style, ri in itertools.product(("int", "tuple", "none", "larger", "divides"), (True, False)):
+        spatial = _rand_spatial(rng, 2, 1, 9)
+        out.append(adaptive_case(rng, "max", 2, spatial, _rand_output(rng, 2, spatial, style),
+                                 n=int(rng.integers(1, 3)), c=int(rng.integers(1, 3)),
+                                 batched=bool(rng.integers(0, 4)), return_indices=ri,
+                                 note=f"output_size {style}, return_indices={ri}"))
+    out += [
+        adaptive_case(rng, "max", 2, (1, 1), 3, return_indices=True,
+                      note="one element spread over 3×3 bins"),
+        adaptive_case(rng, "max", 2, (13, 11), (5, 4), return_indices=True,
+                      note="prime sizes: every bin boundary rounds"),
+        adaptive_case(rng, "max", 2, (7, 8), (3, 3), return_indices=True, integers=True,
+                      note="ties: the first maximum in row-major order"),
+        adaptive_case(rng, "max", 2, (9, 7), (3, 2), return_indices=True, special=True,
+                      note=SPECIAL_NOTE["max"]),
+        adaptive_case(rng, "max", 2, (6, 5), (2, -1), return_indices=True,
+                      note="negative output size (torch refuses)"),
+    ]
+    return out
+
+
+register(Exercise(
+    name="adaptive_max_pool2d_loop", arg_names=MAX_ARGS, visible=_visible("max", 2),
+    hidden=_max_loop_hidden, reference=_reference("max", 2), variants=_variants("max", 2),
+    diagnose=_diagnose_shape("max", 2),
 ))

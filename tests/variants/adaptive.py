@@ -128,5 +128,11 @@ def catalogue():
         (loop, named(avg(2, none_as_one=True), "none_as_one"), none_hint),
         (loop, named(avg(2, widest_divisor=True), "divide_by_widest_bin"), "widest bin"),
         (loop, named(matrix_product(2), "matrix_product"), "0·inf"),
+        ("adaptive_max_pool2d_loop", named(mx(2, edges=_edges_floor), "floor_both_ends"), rounded_down),
+        ("adaptive_max_pool2d_loop", named(mx(2, index="bin"), "index_within_bin"), "corner of the bin"),
+        ("adaptive_max_pool2d_loop", named(mx(2, nan="first"), "first_nan"), "LAST NaN"),
+        ("adaptive_max_pool2d_loop", named(mx(2, nan="ignore"), "nan_ignored"), "propagates"),
+        ("adaptive_max_pool2d_loop", named(mx(2, ties="last"), "last_maximum_on_ties"), "FIRST maximum"),
+        ("adaptive_max_pool2d_loop", named(mx(2, none_as_one=True), "none_as_one"), none_hint),
     ]
     return out
