@@ -14,6 +14,7 @@ the state after every step.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import warnings
 
@@ -25,6 +26,21 @@ from ..exercise import Case, Exercise, Variant, register
 
 BN_ARGS = ("input", "running_mean", "running_var", "weight", "bias", "training",
            "momentum", "eps")
+
+
+def _one_thread(reference):
+    """Run a reference with torch on one thread: on these tiny tensors a second thread only
+    waits for the first, and on a busy machine it makes a check several times slower."""
+    @functools.wraps(reference)
+    def wrapped(case):
+        t = oracle.torch()
+        before = t.get_num_threads()
+        t.set_num_threads(1)
+        try:
+            return reference(case)
+        finally:
+            t.set_num_threads(before)
+    return wrapped
 
 
 # batch_norm -------------------------------------------------------------------------
@@ -260,7 +276,7 @@ def _bn_hidden(rng):
 
 register(Exercise(
     name="batch_norm", arg_names=BN_ARGS, visible=_bn_visible, hidden=_bn_hidden,
-    reference=_bn_reference, variants=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
+    reference=_one_thread(_bn_reference), variants=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
 ))
 
 
@@ -286,7 +302,7 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="batch_norm_loop", arg_names=BN_ARGS, visible=_loop_visible, hidden=_loop_hidden,
-    reference=_bn_reference, variants=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
+    reference=_one_thread(_bn_reference), variants=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
 ))
 
 
@@ -584,7 +600,7 @@ for _name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"):
 
     register(Exercise(
         name=_name, arg_names=MODULE_ARGS, visible=_visible, hidden=_hidden,
-        reference=_module_reference(_name), variants=_module_variants(_name),
+        reference=_one_thread(_module_reference(_name)), variants=_module_variants(_name),
         run=_module_run, diagnose=_module_diagnose,
     ))
 
@@ -704,7 +720,7 @@ def _sync_hidden(rng):
 
 register(Exercise(
     name="sync_batch_norm_stats", arg_names=SYNC_ARGS, visible=_sync_visible,
-    hidden=_sync_hidden, reference=_sync_reference, variants=_sync_variants(),
+    hidden=_sync_hidden, reference=_one_thread(_sync_reference), variants=_sync_variants(),
 ))
 
 
@@ -866,6 +882,6 @@ def _sync_bn_hidden(rng):
 
 register(Exercise(
     name="sync_batch_norm", arg_names=SYNC_BN_ARGS, visible=_sync_bn_visible,
-    hidden=_sync_bn_hidden, reference=_sync_bn_reference, variants=SYNC_BN_VARIANTS,
+    hidden=_sync_bn_hidden, reference=_one_thread(_sync_bn_reference), variants=SYNC_BN_VARIANTS,
     run=_sync_bn_run, diagnose=_sync_bn_diagnose,
 ))
