@@ -157,7 +157,9 @@ def _custom_forward(pool=None, act=None, padding=1, bn_sqrt=True, gap="avg"):
 
         h = block(model.conv1, model.bn1, x)
         h = block(model.conv2, model.bn2, h)
-        h = h.mean(dim=(2, 3)) if gap == "avg" else h.amax(dim=(2, 3))
+        h = h.mean(dim=(2, 3)) if gap != "max" else h.amax(dim=(2, 3))
+        if gap == "scrambled":
+            h = h.reshape(h.shape[1], h.shape[0]).T
         return model.fc(h)
     return hook
 
@@ -184,7 +186,15 @@ def _forward_variants():
     def global_max(case):
         return _torch_logits(case, hook=_custom_forward(gap="max"))
 
+    def scrambled(case):
+        if case.args[0].shape[0] == 1:
+            return None
+        return _torch_logits(case, hook=_custom_forward(gap="scrambled"))
+
     return [
+        Variant("flattened in the wrong order", "after global average pooling each image has "
+                "C numbers: flatten to (N, C) with h.reshape(N, C) (torch's flatten(1)) — "
+                "your reshape mixed images and channels", scrambled),
         Variant("batch statistics in eval", "in eval mode batch norm uses the RUNNING mean and "
                 "variance from the state_dict, not the statistics of the batch you were given",
                 batch_stats),

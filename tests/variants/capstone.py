@@ -27,7 +27,9 @@ def catalogue():
             else:
                 n, c, hh, ww = h.shape
                 h = h.reshape(n, c, hh // 2, 2, ww // 2, 2).max(axis=(2, 4))
-        h = h.mean(axis=(2, 3)) if head == "avg" else h.max(axis=(2, 3))
+        h = h.max(axis=(2, 3)) if head == "max" else h.mean(axis=(2, 3))
+        if head == "scrambled":
+            h = h.reshape(h.shape[1], h.shape[0]).T
         return ref.linear(h, params["fc.weight"], params["fc.bias"])
 
     def batch_statistics(x, params):
@@ -47,6 +49,9 @@ def catalogue():
 
     def global_max(x, params):
         return _forward(x, params, head="max")
+
+    def flattened_wrong(x, params):
+        return _forward(x, params, head="scrambled")
 
     # sgd_step ----------------------------------------------------------------------------
     def _sgd(params, x, labels, lr, *, per_sample=False, eval_bn=False, sign=1.0, onehot=True,
@@ -131,6 +136,7 @@ def catalogue():
         ("cnn_forward", variance_not_std, "not by the variance"),
         ("cnn_forward", relu_missing, "ReLU after each batch norm is missing"),
         ("cnn_forward", global_max, "you took the maximum"),
+        ("cnn_forward", flattened_wrong, "mixed images and channels"),
         ("sgd_step", missing_one_over_n, "left out the 1/N"),
         ("sgd_step", bn_eval_in_training, "not the running statistics"),
         ("sgd_step", gradient_ascent, "DOWN the gradient"),
