@@ -266,8 +266,7 @@ def _bn_hidden(rng):
     ]
     mismatch = bn_case(rng, (4, 3, 2), training=True,
                        note="running_mean with 4 entries for 3 channels (torch refuses)")
-    x, _, rv = mismatch.args
-    mismatch.args = (x, rng.normal(size=4), rng.uniform(0.5, 2, 4))
+    mismatch.args = (mismatch.args[0], rng.normal(size=4), rng.uniform(0.5, 2, 4))
     half = bn_case(rng, (4, 3), training=True,
                    note="running_mean given, running_var None (torch refuses)")
     half.args = (half.args[0], half.args[1], None)
