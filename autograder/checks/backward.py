@@ -392,6 +392,25 @@ register(Exercise(
 ))
 
 
+# conv2d_backward_loop: the readable version. Small cases: a Python loop must be quick.
+def _conv_loop_hidden(rng):
+    out = []
+    for stride, padding, bias in itertools.product((1, 2, (2, 1)), (0, 1, (0, 2)), (True, False)):
+        out.append(conv_case(rng, n=int(rng.integers(1, 3)), c_in=2, c_out=2, size=(5, 4), k=(3, 2),
+                             stride=stride, padding=padding, bias=bias))
+    out += [conv_case(rng, n=2, size=(3, 3), k=(3, 3), note="kernel as large as the input"),
+            conv_case(rng, n=3, c_in=1, c_out=2, size=(4, 4), k=(2, 2), stride=2,
+                      note="three samples: grad_weight sums over all of them")]
+    return out
+
+
+register(Exercise(
+    name="conv2d_backward_loop", arg_names=CONV_ARGS, visible=_conv_visible,
+    hidden=_conv_loop_hidden, reference=_conv_reference, variants=_conv_variants("conv2d"),
+    run=_none_run_positional(2), diagnose=_none_diagnose(2, ("weight", "bias")),
+))
+
+
 # --------------------------------------------------------------------------------------
 # conv_transpose2d_backward
 

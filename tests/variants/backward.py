@@ -66,7 +66,7 @@ def catalogue():
         return _with(fn, 2, lambda g, go, x, w, b, a, k: np.zeros(weight_out(fn, w)) if g is None else g)
 
     def weight_out(fn, w):
-        return w.shape[0] if fn is ref.conv2d_backward else w.shape[1]
+        return w.shape[1] if fn is ref.conv_transpose2d_backward else w.shape[0]
 
     def convt_axes_swapped(grad_output, input, weight, bias=None, stride=1, padding=0,
                            output_padding=0, groups=1, dilation=1):
@@ -282,6 +282,10 @@ def catalogue():
         ("conv2d_backward", bias_mean(ref.conv2d_backward), "not the mean"),
         ("conv2d_backward", bias_keeps_batch(ref.conv2d_backward), "you kept the batch axis"),
         ("conv2d_backward", bias_zeros_when_none(ref.conv2d_backward), "return None as its gradient"),
+        ("conv2d_backward_loop", _rotated_input_grad(ref.conv2d_backward_loop), "rotated by 180°"),
+        ("conv2d_backward_loop", weight_averaged(ref.conv2d_backward_loop), "you divided by N"),
+        ("conv2d_backward_loop", bias_mean(ref.conv2d_backward_loop), "not the mean"),
+        ("conv2d_backward_loop", bias_keeps_batch(ref.conv2d_backward_loop), "you kept the batch axis"),
         ("conv_transpose2d_backward", _rotated_input_grad(ref.conv_transpose2d_backward),
          "you flipped the kernel"),
         ("conv_transpose2d_backward", weight_averaged(ref.conv_transpose2d_backward), "you divided by N"),
