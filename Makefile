@@ -41,6 +41,15 @@ release: $(STAMP)
 grade: $(STAMP)
 	$(PY) -m autograder grade --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
 
+# Reference answers against torch (float32), one run: ratios, threads, im2col memory.
+bench: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m autograder bench
+
+# The static web edition (executes every chapter; MathJax comes from the npm registry once).
+book: $(STAMP)
+	$(PY) -m autograder book --out _build/book
+	@echo "open _build/book/index.html"
+
 clean:
 	rm -rf work/ autograded/ feedback/ gradebook.db grades.csv grades_by_exercise.csv \
 	  grading-runs/ _build/ artifacts/ .bench/

@@ -47,7 +47,7 @@ class Expected:
 
 
 # What torch raises when it refuses a configuration (as opposed to a bug in a reference).
-REFUSALS = (RuntimeError, ValueError, NotImplementedError, IndexError)
+REFUSALS = (RuntimeError, ValueError, NotImplementedError, IndexError, TypeError)
 
 
 def expected_for(ex, case) -> Expected:
@@ -72,7 +72,9 @@ def judge(ex, case, index, total, hidden, outcome: Outcome, expected: Expected) 
             return fail(compare.Mismatch(
                 refused, "but your function returned a value: raise ValueError with a "
                 "message that says what is wrong"))
-        if outcome.error != "ValueError":
+        # Where torch rejects an argument's type, TypeError is as right as ValueError.
+        accepted = ("ValueError", "TypeError") if expected.refusal.startswith("TypeError") else ("ValueError",)
+        if outcome.error not in accepted:
             return fail(compare.Mismatch(
                 refused, f"raise ValueError there; you raised {outcome.error}: {outcome.message}"))
         return None

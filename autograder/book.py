@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -68,7 +69,13 @@ def executed_chapter(chapter: str, timeout: int = 300) -> dict:
             cell.source = submission.visible_part(cell.source)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(course.SOLUTIONS / chapter)}})
-    client.execute()
+    # The kernel inherits the environment: a non-interactive MPLBACKEND would draw no figures.
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        client.execute()
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
     return nb
 
 

@@ -48,6 +48,12 @@ def cmd_grade(args) -> int:
     return grading.main(args)
 
 
+def cmd_bench(args) -> int:
+    from . import bench
+
+    return bench.main(args)
+
+
 def cmd_book(args) -> int:
     from . import book
 
@@ -72,5 +78,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="_build/book")
     p.add_argument("--chapter", action="append", help="only these chapters (default: all)")
     p.set_defaults(run=cmd_book)
+    p = sub.add_parser("bench", help="time the reference answers against torch")
+    p.add_argument("--blocks", type=int, default=5)
+    p.add_argument("--only", action="append", help="only cases whose label contains this")
+    p.set_defaults(run=cmd_bench)
     args = parser.parse_args(argv)
     return args.run(args)

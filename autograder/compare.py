@@ -124,6 +124,8 @@ def _compare_one(exp: np.ndarray, got) -> Mismatch | None:
 
 
 def describe_value(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {describe_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, np.ndarray):
         return f"array{value.shape}" + ("" if value.dtype == np.float64 else f" {value.dtype}")
     if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):

@@ -6,6 +6,7 @@ The grader does not rely on it: its kernel has no torch to find (see ``sandbox``
 """
 from __future__ import annotations
 
+import dis
 import inspect
 import types
 
@@ -53,7 +54,11 @@ def torch_use(obj, _seen=None) -> str | None:
         if id(fn) in seen:
             continue
         seen.add(id(fn))
-        names = {n for code in _code_objects(fn.__code__) for n in code.co_names}
+        # Only names looked up as globals: ``co_names`` also holds attribute names, and
+        # ``weight.T`` must not match a global ``T`` that some text cell bound to torch.
+        names = {ins.argval for code in _code_objects(fn.__code__)
+                 for ins in dis.get_instructions(code)
+                 if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "IMPORT_NAME")}
         cells = [c.cell_contents for c in (fn.__closure__ or ()) if _has_contents(c)]
         candidates = [(n, fn.__globals__.get(n)) for n in names] + [("closure", c) for c in cells]
         for label, value in candidates:
@@ -65,9 +70,9 @@ def torch_use(obj, _seen=None) -> str | None:
                 found = torch_use(value, seen)
                 if found:
                     return found
-        if any(n in ("importlib", "__import__") for n in names):
-            source_names = {c for code in _code_objects(fn.__code__) for c in code.co_consts if isinstance(c, str)}
-            if any(s.split(".")[0] == "torch" for s in source_names):
+        if "torch" in names or any(n in ("importlib", "__import__") for n in names):
+            constants = {c for code in _code_objects(fn.__code__) for c in code.co_consts if isinstance(c, str)}
+            if "torch" in names or any(c.split(".")[0] == "torch" for c in constants):
                 return "an import of torch"
     return None
 

@@ -10,9 +10,17 @@ import warnings
 import numpy as np
 
 
+_CONFIGURED = False
+
+
 def torch():
+    """torch, on one intra-op thread: the cases are small, and graders run side by side."""
+    global _CONFIGURED
     import torch as _torch
 
+    if not _CONFIGURED:
+        _torch.set_num_threads(1)
+        _CONFIGURED = True
     return _torch
 
 
