@@ -45,6 +45,13 @@ grade: $(STAMP)
 bench: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m autograder bench
 
+# The fast grader against plain nbgrader on a synthetic class (20 students x 3 chapters):
+# rates, ratio, score agreement. Slow on nbgrader's side; `STUDENTS=5` shrinks the class.
+STUDENTS ?=
+bench-grade: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m autograder bench-grade --jobs $(JOBS) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(STUDENTS),--students $(STUDENTS))
+
 # The static web edition (executes every chapter; MathJax comes from the npm registry once).
 book: $(STAMP)
 	$(PY) -m autograder book --out _build/book

@@ -54,6 +54,12 @@ def cmd_bench(args) -> int:
     return bench.main(args)
 
 
+def cmd_bench_grade(args) -> int:
+    from . import bench_grade
+
+    return bench_grade.main(args)
+
+
 def cmd_book(args) -> int:
     from . import book
 
@@ -82,5 +88,10 @@ def main(argv=None) -> int:
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--only", action="append", help="only cases whose label contains this")
     p.set_defaults(run=cmd_bench)
+    p = sub.add_parser("bench-grade", help="the fast grader against plain nbgrader on a synthetic class")
+    from .bench_grade import add_arguments as bench_grade_arguments
+
+    bench_grade_arguments(p)
+    p.set_defaults(run=cmd_bench_grade)
     args = parser.parse_args(argv)
     return args.run(args)
