@@ -248,7 +248,7 @@ def test_web_edition_renders_figures_and_math(page_factory, book):
     assert page.locator("mjx-container").count() >= 3, "math did not render"
     html = (out / f"{BOOK_CHAPTERS[0]}.html").read_text()
     assert "BEGIN SOLUTION" not in html and "hidden=True" not in html
-    assert "raise NotImplementedError()" in html, "answer cells show the student's stub"
+    assert "YOUR CODE HERE" in html and "NotImplementedError" in html, "answer cells show the stub"
     page.locator("a.toc").first.click()
     page.wait_for_selector("ol.toc")
     _shot(page, "07-book-chapter")
