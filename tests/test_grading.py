@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -300,3 +301,37 @@ def test_a_killed_run_resumes_without_losing_or_duplicating(tmp_path):
     for row in rows:
         full = int(row["student"][1:]) % 2 == 1
         assert (row["score"] == row["max_score"]) == full, row
+
+
+def _points(chapter) -> int:
+    cells = _nb(course.source_notebook(chapter))["cells"]
+    return sum(c.get("metadata", {}).get("nbgrader", {}).get("points", 0) for c in cells
+               if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+@pytest.fixture(scope="module")
+def every_chapter(tmp_path_factory):
+    """The stub and the solution of every graded chapter, graded in one run."""
+    root = tmp_path_factory.mktemp("every")
+    chapters = [c for c in course.chapters() if _points(c) > 0]
+    for chapter in chapters:
+        for student, folder in (("stub", course.NOTEBOOKS), ("solution", course.SOLUTIONS)):
+            target = root / "submitted" / student / chapter
+            target.mkdir(parents=True)
+            shutil.copy(folder / chapter / f"{chapter}.ipynb", target)
+    cmd = [sys.executable, "-m", "autograder", "grade", "--root", str(root), "--seed", str(SEED),
+           "--jobs", "2", "--no-feedback"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {(r["student"], r["assignment"]): r for r in read_csv(root / "grades.csv")}
+    return chapters, rows
+
+
+def test_every_chapter_stub_scores_zero_and_solution_full_marks(every_chapter):
+    chapters, rows = every_chapter
+    assert len(chapters) >= 13
+    for chapter in chapters:
+        stub, solution = rows[("stub", chapter)], rows[("solution", chapter)]
+        assert float(stub["score"]) == 0, stub
+        assert solution["score"] == solution["max_score"] and float(solution["max_score"]) > 0, solution
+        assert solution["flags"] == "", solution
