@@ -372,7 +372,8 @@ def grade_one(zygote, judge, source, path, student, settings) -> Graded:
             report = reports.get((name, hidden))
             if report is None:
                 why = status if status not in (None, "ok") else "it was not reached"
-                problems.append(f"{name}: the check did not run ({why})")
+                scope = "hidden" if hidden else "visible"
+                problems.append(f"{name} ({scope} cases): the check did not run ({why})")
                 continue
             message = judge.verdict(name, hidden, report)
             if message:
