@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -193,19 +194,26 @@ def write_class(kinds: dict, seed: int, roots) -> dict:
 
 # The two graders ----------------------------------------------------------------------
 
-def run_fast(root: Path, seed: int, jobs: int) -> tuple[float, str]:
+def run_fast(root: Path, seed: int, jobs: int) -> tuple[float, float, str]:
+    """(wall seconds, of which the feedback HTML, summary line) of one ``grade`` run."""
     cmd = [sys.executable, "-m", "autograder", "grade", "--root", str(root), "--seed", str(seed),
            "--jobs", str(jobs), *[a for c in CHAPTERS for a in ("--assignment", c)]]
     began = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.monotonic() - began
+    (root / "grade.log").write_text(result.stderr, encoding="utf-8")
     if result.returncode != 0:
         raise SystemExit(f"the fast grader failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return seconds, result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    found = re.search(r"^feedback written in ([0-9.]+) s", result.stderr, re.M)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    return seconds, float(found.group(1)) if found else 0.0, summary
 
 
-def run_nbgrader(root: Path, seed: int, kinds: dict, release: Path) -> tuple[float, float, list]:
-    """Plain nbgrader: generate the assignments, then autograde one notebook at a time."""
+def run_nbgrader(root: Path, seed: int, kinds: dict, release: Path) -> tuple[float, float, float, list]:
+    """Plain nbgrader: generate the assignments, autograde one notebook at a time, feedback.
+
+    Returns the seconds of the set-up, of autograde, of generate_feedback, and the errors.
+    """
     for chapter in CHAPTERS:
         shutil.copytree(course.SOLUTIONS / chapter, root / "solutions" / chapter,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -227,7 +235,12 @@ def run_nbgrader(root: Path, seed: int, kinds: dict, release: Path) -> tuple[flo
             errors.append(f"{student}/{chapter}: {(result.get('error') or result.get('log', ''))[-500:]}")
         print(f"nbgrader {n}/{len(kinds)} {student}/{chapter} {time.monotonic() - one:.1f} s"
               f"{'' if result['success'] else ' FAILED'}", file=sys.stderr, flush=True)
-    return setup, time.monotonic() - began, errors
+    grading, began = time.monotonic() - began, time.monotonic()
+    for chapter in CHAPTERS:
+        result = api.generate_feedback(chapter, force=True)
+        if not result["success"]:
+            errors.append(f"feedback {chapter}: {(result.get('error') or result.get('log', ''))[-500:]}")
+    return setup, grading, time.monotonic() - began, errors
 
 
 def nbgrader_scores(root: Path, kinds: dict) -> tuple[dict, dict]:
@@ -280,11 +293,11 @@ def main(args) -> int:
               flush=True)
 
         print(f"fast grader: python -m autograder grade --seed {seed} --jobs {args.jobs} ...", flush=True)
-        fast_seconds, fast_summary = run_fast(fast_root, seed, args.jobs)
+        fast_seconds, feedback_seconds, fast_summary = run_fast(fast_root, seed, args.jobs)
         print(f"  {fast_summary}", flush=True)
         print("plain nbgrader: generate_assignment, then autograde per notebook "
               f"(AUTOGRADER_SEED={seed}, one fresh kernel each) ...", flush=True)
-        setup, nb_seconds, errors = run_nbgrader(nb_root, seed, kinds, release)
+        setup, nb_seconds, nb_feedback, errors = run_nbgrader(nb_root, seed, kinds, release)
 
         nb_total, nb_cells = nbgrader_scores(nb_root, kinds)
         fast_total, fast_cells, fast_flags = fast_scores(fast_root)
@@ -314,16 +327,24 @@ def main(args) -> int:
         print()
         print(f"notebooks graded: {n} ({len(fast_total)} rows in grades.csv, "
               f"{len(nb_total)} submissions in nbgrader's gradebook)")
-        print(f"fast grader:    {fast_seconds:7.1f} s wall  {n / fast_seconds:6.2f} notebooks/s "
-              f"(--jobs {args.jobs}; process start, gradebook, feedback included)")
-        print(f"plain nbgrader: {nb_seconds:7.1f} s wall  {n / nb_seconds:6.2f} notebooks/s "
-              f"(autograde only; generate_assignment took {setup:.1f} s more)")
-        ratio = nb_seconds / fast_seconds
-        print(f"speed ratio: {ratio:.1f}x (target >= 5x: {'met' if ratio >= 5 else 'NOT met'})")
+        # Grading: the fast grader's run without its feedback step, against nbgrader's
+        # autograde. Both then write the feedback HTML with nbgrader's generate_feedback.
+        fast_grading = fast_seconds - feedback_seconds
+        nb_all = nb_seconds + nb_feedback
+        print(f"fast grader, grading:    {fast_grading:7.1f} s wall  {n / fast_grading:6.2f} notebooks/s "
+              f"(--jobs {args.jobs}: process start, gradebook, autograded notebooks, grades.csv)")
+        print(f"plain nbgrader, grading: {nb_seconds:7.1f} s wall  {n / nb_seconds:6.2f} notebooks/s "
+              f"(autograde, a fresh kernel per notebook; generate_assignment took {setup:.1f} s before)")
+        ratio = nb_seconds / fast_grading
+        print(f"speed ratio, grading: {ratio:.1f}x (target >= 5x: {'met' if ratio >= 5 else 'NOT met'})")
+        print(f"with the feedback HTML too: fast {fast_seconds:.1f} s ({n / fast_seconds:.2f}/s, "
+              f"feedback {feedback_seconds:.1f} s), nbgrader {nb_all:.1f} s ({n / nb_all:.2f}/s, "
+              f"feedback {nb_feedback:.1f} s): {nb_all / fast_seconds:.1f}x")
         print(f"scores agree on {agree} of {n} (student, assignment); nbgrader fooled on {len(fooled)}, "
               f"real disagreements {len(real)}")
         if fooled:
-            print("nbgrader fooled (the fast grader flagged the attack; nbgrader gave more):")
+            print("nbgrader fooled (an attack the fast grader flagged, where nbgrader gave more; the "
+                  "fast grader also takes the points of every exercise of the attacking cell):")
             for line in fooled:
                 print(f"  {line}")
         if real:
