@@ -14,13 +14,7 @@ import numpy as np
 
 from .. import oracle
 from ..exercise import Case, Exercise, Variant, register
-
-CONV_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-TORCH_CONV = {1: "conv1d", 2: "conv2d", 3: "conv3d"}
-
-
-def _tuple(value, d):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * d
+from .conv import CONV_ARGS, TORCH_CONV, _flip, _reference, _tuple  # chapter 01: same functions
 
 
 def gconv_case(rng, d, *, n=2, c_in=4, c_out=4, groups=1, size=(7, 6, 5), k=(3, 3, 3),
@@ -116,16 +110,6 @@ def _hidden(d):
         ]
         return out
     return cases
-
-
-def _reference(d):
-    def reference(case):
-        return oracle.call(getattr(oracle.F(), TORCH_CONV[d]), *case.args, **case.kwargs)
-    return reference
-
-
-def _flip(w, d):
-    return w[(Ellipsis,) + (slice(None, None, -1),) * d].copy()
 
 
 def _strided_order(c, g):

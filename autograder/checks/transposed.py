@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import oracle
 from ..exercise import Case, Exercise, Variant, register
+from .conv import _flip
 
 CT_ARGS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
 TORCH_CT = {1: "conv_transpose1d", 2: "conv_transpose2d", 3: "conv_transpose3d"}
@@ -150,10 +151,6 @@ def _reference(d):
     def reference(case):
         return oracle.call(getattr(oracle.F(), TORCH_CT[d]), *case.args, **case.kwargs)
     return reference
-
-
-def _flip(w, d):
-    return w[(Ellipsis,) + (slice(None, None, -1),) * d].copy()
 
 
 def _full(d, case, padding=None, output_padding=None, bias=True):
