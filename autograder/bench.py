@@ -8,12 +8,15 @@ between blocks, and the median of several blocks is reported as a ratio.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import statistics
 import time
 import tracemalloc
 import types
+import warnings
 
 import numpy as np
 
@@ -40,12 +43,15 @@ def answers(chapter: str) -> types.SimpleNamespace:
 
     nb = json.loads(course.source_notebook(chapter).read_text(encoding="utf-8"))
     namespace = {"__name__": f"bench_{chapter}"}
-    for cell in nb["cells"]:
-        meta = submission._meta(cell)
-        if cell["cell_type"] != "code" or (meta.get("grade") and not meta.get("solution")):
-            continue
-        exec(compile(submission._text(cell["source"]), chapter, "exec"), namespace)  # noqa: S102
-        plt.close("all")
+    # The chapter's own prints and warnings are not the benchmark's output.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for cell in nb["cells"]:
+            meta = submission._meta(cell)
+            if cell["cell_type"] != "code" or (meta.get("grade") and not meta.get("solution")):
+                continue
+            exec(compile(submission._text(cell["source"]), chapter, "exec"), namespace)  # noqa: S102
+            plt.close("all")
     return types.SimpleNamespace(**namespace)
 
 
