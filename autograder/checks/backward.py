@@ -10,6 +10,7 @@ stays on arrays. Expected values and variants are computed with torch.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 
@@ -1071,6 +1072,26 @@ def _ln_grads(case, transform=None):
     return _grads(fn, shuffled, ("weight", "bias"), transform)
 
 
+def _affine_norm_variant(kind, grads, variant):
+    """A shared norm variant for layer/group norm, whose case is (grad_output, input,
+    normalized_shape or num_groups, weight, bias): their gradients, one term wrong."""
+    def compute(case):
+        good = grads(case)
+        go, _, _, w, b = case.args
+        if variant.name == "mean terms missing":
+            return (_detached_grad(kind, case, None),) + tuple(good[1:])
+        if variant.name == "x̂ term missing":
+            return (_detached_grad(kind, case, None, keep_mean=True),) + tuple(good[1:])
+        axes = _param_sum_axes(kind, case)
+        if variant.name == "grad_weight not multiplied by x̂":
+            return None if w is None else (good[0], go.sum(axis=axes), good[2])
+        if variant.name == "grad_bias averaged":
+            count = int(np.prod([go.shape[a] for a in axes]))
+            return None if b is None or count == 1 else (good[0], good[1], good[2] / count)
+        return None
+    return Variant(variant.name, variant.hint, compute)
+
+
 def _reordered(case):
     """A case whose args are (grad_output, input, weight, bias): for the shared variants."""
     return Case((case.args[0], case.args[1], case.args[3], case.args[4]), case.kwargs)
@@ -1079,26 +1100,7 @@ def _reordered(case):
 def _ln_variants():
     shared = _norm_variants("ln", None)
 
-    def wrap(variant):
-        def compute(case):
-            good = _ln_grads(case)
-            go, x, ns, w, b = case.args
-            if variant.name == "mean terms missing":
-                return (_detached_grad("ln", case, None),) + tuple(good[1:])
-            if variant.name == "x̂ term missing":
-                return (_detached_grad("ln", case, None, keep_mean=True),) + tuple(good[1:])
-            axes = _param_sum_axes("ln", case)
-            if variant.name == "grad_weight not multiplied by x̂":
-                if w is None:
-                    return None
-                return (good[0], go.sum(axis=axes), good[2])
-            if variant.name == "grad_bias averaged":
-                count = int(np.prod([go.shape[a] for a in axes]))
-                if b is None or count == 1:
-                    return None
-                return (good[0], good[1], good[2] / count)
-            return None
-        return Variant(variant.name, variant.hint, compute)
+    wrap = functools.partial(_affine_norm_variant, "ln", _ln_grads)
 
     def batch_axis(case):
         """Normalized over the batch axis (batch norm's axes) instead of the trailing ones."""
@@ -1193,26 +1195,7 @@ def _gn_grads(case, transform=None):
 def _gn_variants():
     shared = _norm_variants("gn", None)
 
-    def wrap(variant):
-        def compute(case):
-            good = _gn_grads(case)
-            go, x, groups, w, b = case.args
-            if variant.name == "mean terms missing":
-                return (_detached_grad("gn", case, None),) + tuple(good[1:])
-            if variant.name == "x̂ term missing":
-                return (_detached_grad("gn", case, None, keep_mean=True),) + tuple(good[1:])
-            axes = _param_sum_axes("gn", case)
-            if variant.name == "grad_weight not multiplied by x̂":
-                if w is None:
-                    return None
-                return (good[0], go.sum(axis=axes), good[2])
-            if variant.name == "grad_bias averaged":
-                count = int(np.prod([go.shape[a] for a in axes]))
-                if b is None or count == 1:
-                    return None
-                return (good[0], good[1], good[2] / count)
-            return None
-        return Variant(variant.name, variant.hint, compute)
+    wrap = functools.partial(_affine_norm_variant, "gn", _gn_grads)
 
     def interleaved(case):
         """Channel c in group c % G instead of c // (C / G)."""
