@@ -140,18 +140,30 @@ def _same_extra_first(d):
     return compute
 
 
-def _variants(d):
-    conv = lambda: getattr(oracle.F(), TORCH_CONV[d])  # noqa: E731
-
+def flipped_kernel_variant(d) -> Variant:
+    """torch on the flipped kernel: true convolution instead of cross-correlation."""
     def flipped(case):
         x, w, b = case.args
         if all(s == 1 for s in w.shape[2:]):
             return None
-        return oracle.call(conv(), x, _flip(w, d), b, **case.kwargs)
+        return oracle.call(getattr(oracle.F(), TORCH_CONV[d]), x, _flip(w, d), b, **case.kwargs)
+    return Variant("flipped kernel", "your kernel is flipped: that is convolution (卷积) in the "
+                   "signal-processing sense; torch computes cross-correlation (互相关): "
+                   "out[i] = sum_k x[i + k] * w[k], with no flip", flipped)
 
+
+def bias_ignored_variant(d) -> Variant:
     def no_bias(case):
         x, w, b = case.args
-        return None if b is None else oracle.call(conv(), x, w, None, **case.kwargs)
+        if b is None:
+            return None
+        return oracle.call(getattr(oracle.F(), TORCH_CONV[d]), x, w, None, **case.kwargs)
+    return Variant("bias ignored", "the bias is missing: add bias[c_out] to every output "
+                   "position of channel c_out", no_bias)
+
+
+def _variants(d):
+    conv = lambda: getattr(oracle.F(), TORCH_CONV[d])  # noqa: E731
 
     def channels_swapped(case):
         x, w, b = case.args
@@ -171,11 +183,8 @@ def _variants(d):
         return oracle.call(conv(), *case.args, **dict(case.kwargs, stride=1))
 
     return [
-        Variant("flipped kernel", "your kernel is flipped: that is convolution (卷积) in the "
-                "signal-processing sense; torch computes cross-correlation (互相关): "
-                "out[i] = sum_k x[i + k] * w[k], with no flip", flipped),
-        Variant("bias ignored", "the bias is missing: add bias[c_out] to every output "
-                "position of channel c_out", no_bias),
+        flipped_kernel_variant(d),
+        bias_ignored_variant(d),
         Variant("padding at the end only", "you padded one side only (2·padding at the "
                 "end): torch pads `padding` on both sides", _one_sided(d, at_end=True)),
         Variant("padding at the start only", "you padded one side only (2·padding at the "

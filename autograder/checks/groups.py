@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import oracle
 from ..exercise import Case, Exercise, Variant, register
-from .conv import CONV_ARGS, TORCH_CONV, _flip, _reference, _tuple  # chapter 01: same functions
+from .conv import (CONV_ARGS, TORCH_CONV, _reference, _tuple,  # chapter 01: same functions
+                   bias_ignored_variant, flipped_kernel_variant)
 
 
 def gconv_case(rng, d, *, n=2, c_in=4, c_out=4, groups=1, size=(7, 6, 5), k=(3, 3, 3),
@@ -182,16 +183,6 @@ def conv_variants(d, conv_name=None):
         padded = oracle.call(oracle.F().pad, x, tuple(spec))
         return oracle.call(conv(), padded, w, b, **dict(case.kwargs, padding=0))
 
-    def flipped(case):
-        x, w, b = case.args
-        if all(s == 1 for s in w.shape[2:]):
-            return None
-        return oracle.call(conv(), x, _flip(w, d), b, **case.kwargs)
-
-    def no_bias(case):
-        x, w, b = case.args
-        return None if b is None else oracle.call(conv(), x, w, None, **case.kwargs)
-
     return [
         Variant("channels mixed across groups", "groups split the input channels into "
                 "contiguous blocks (group g reads channels g·C_in/groups to "
@@ -211,10 +202,8 @@ def conv_variants(d, conv_name=None):
         Variant("'same' ignores dilation", "with padding='same' the total padding is "
                 "dilation·(k − 1), not k − 1: the dilated kernel spans dilation·(k − 1) + 1",
                 same_ignores_dilation),
-        Variant("flipped kernel", "your kernel is flipped: torch computes cross-correlation "
-                "(互相关), no flip", flipped),
-        Variant("bias ignored", "the bias is missing: add bias[c_out] to every output "
-                "position of channel c_out", no_bias),
+        flipped_kernel_variant(d),
+        bias_ignored_variant(d),
     ]
 
 
