@@ -20,14 +20,24 @@ SOLUTIONS = COURSE_ROOT / "solutions"
 NOTEBOOKS = COURSE_ROOT / "notebooks"
 
 
-def chapters() -> list[str]:
-    """Assignment ids, in order: every solutions/NN_topic folder holding NN_topic.ipynb."""
-    return sorted(p.name for p in SOLUTIONS.iterdir()
-                  if p.is_dir() and (p / f"{p.name}.ipynb").exists())
+def chapters(solutions: Path = SOLUTIONS) -> list[str]:
+    """Assignment ids, in order: every solutions/NN_topic folder holding notebooks."""
+    return sorted(p.name for p in solutions.iterdir() if p.is_dir() and notebooks(p.name, solutions))
 
 
-def source_notebook(chapter: str) -> Path:
-    return SOLUTIONS / chapter / f"{chapter}.ipynb"
+def notebooks(assignment: str, solutions: Path = SOLUTIONS) -> list[str]:
+    """The notebooks of an assignment (names without .ipynb), in order: one per sitting
+    (``05a_max_avg``, ``05b_lp_fractional``), or the assignment's own name when alone."""
+    return sorted(p.stem for p in (solutions / assignment).glob("*.ipynb") if p.is_file())
+
+
+def notebook_paths(folder: Path = SOLUTIONS) -> list[Path]:
+    """Every notebook of every assignment under ``folder`` (solutions/ or notebooks/)."""
+    return [folder / a / f"{n}.ipynb" for a in chapters() for n in notebooks(a)]
+
+
+def source_notebook(chapter: str, notebook: str | None = None) -> Path:
+    return SOLUTIONS / chapter / f"{notebook or notebooks(chapter)[0]}.ipynb"
 
 
 def nbgrader_config(**overrides):
@@ -66,7 +76,8 @@ def release(target: Path = NOTEBOOKS, db_url: str | None = None) -> None:
         result = api.generate_assignment(chapter, force=True)
         if not result["success"]:
             raise SystemExit(f"release of {chapter} failed:\n{result['log']}\n{result.get('error', '')}")
-        _normalize(target / chapter / f"{chapter}.ipynb")
+        for name in notebooks(chapter):
+            _normalize(target / chapter / f"{name}.ipynb")
     stale = sorted({p.name for p in target.iterdir() if p.is_dir()} - set(chapters()))
     for name in stale:
         shutil.rmtree(target / name)
@@ -87,12 +98,15 @@ def release_drift() -> list[str]:
         release(fresh, db_url=f"sqlite:///{tmp}/gradebook.db")
         problems = []
         for chapter in chapters():
-            name = f"{chapter}/{chapter}.ipynb"
-            committed = NOTEBOOKS / name
-            if not committed.exists():
-                problems.append(f"notebooks/{name} is missing: run `make release`")
-            elif not filecmp.cmp(fresh / name, committed, shallow=False):
-                problems.append(f"notebooks/{name} differs from a fresh release: run `make release`")
+            for notebook in notebooks(chapter):
+                name = f"{chapter}/{notebook}.ipynb"
+                committed = NOTEBOOKS / name
+                if not committed.exists():
+                    problems.append(f"notebooks/{name} is missing: run `make release`")
+                elif not filecmp.cmp(fresh / name, committed, shallow=False):
+                    problems.append(f"notebooks/{name} differs from a fresh release: run `make release`")
+            stale = sorted({p.stem for p in (NOTEBOOKS / chapter).glob("*.ipynb")} - set(notebooks(chapter)))
+            problems += [f"notebooks/{chapter}/{n}.ipynb has no source in solutions/" for n in stale]
         extra = sorted({p.name for p in NOTEBOOKS.iterdir() if p.is_dir()} - set(chapters()))
         problems += [f"notebooks/{name} has no source in solutions/" for name in extra]
         return problems

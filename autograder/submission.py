@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sandbox import Step
+from .kernel import Step
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 # What ``check`` prints on success; student code has no reason to print it.
@@ -71,19 +71,27 @@ def visible_part(source: str) -> str:
 
 @dataclass
 class SourceNotebook:
-    """What solutions/ says a chapter's notebook holds."""
+    """What solutions/ says one notebook of an assignment holds.
 
-    chapter: str
+    ``cells`` are the source's cells (answers included) for the coordinator; a grading
+    node gets ``for_grading()``, which keeps only the test cells and the released stub.
+    """
+
+    chapter: str  # the assignment id
     cells: list
     tests: dict = field(default_factory=dict)  # grade_id -> (source, points, checks)
     answers: list = field(default_factory=list)  # solution grade_ids, in order
     anchors: dict = field(default_factory=dict)  # test grade_id -> preceding answer grade_id
     book_sources: set = field(default_factory=set)  # ordinary code cells of the text
+    notebook: str = ""  # the notebook's name without .ipynb (the assignment id when alone)
+    released: dict | None = None  # the student version, for feedback on an ungradable file
 
     @classmethod
-    def load(cls, path: Path, chapter: str) -> "SourceNotebook":
+    def load(cls, path: Path, chapter: str, released: Path | None = None) -> "SourceNotebook":
         nb = json.loads(path.read_text(encoding="utf-8"))
-        self = cls(chapter, nb["cells"])
+        self = cls(chapter, nb["cells"], notebook=path.stem)
+        if released is not None and released.exists():
+            self.released = json.loads(released.read_text(encoding="utf-8"))
         last_answer = None
         for cell in nb["cells"]:
             meta, source = _meta(cell), _text(cell.get("source"))
@@ -99,8 +107,11 @@ class SourceNotebook:
                 self.book_sources.add(source.strip())
         return self
 
-    def max_score(self) -> int:
-        return sum(points for _, points, _ in self.tests.values())
+    def for_grading(self) -> "SourceNotebook":
+        """The same notebook without a single answer: what a grading node may hold."""
+        tests = [c for c in self.cells if _meta(c).get("grade") and not _meta(c).get("solution")]
+        return SourceNotebook(self.chapter, tests, dict(self.tests), list(self.answers),
+                              dict(self.anchors), set(self.book_sources), self.notebook, self.released)
 
 
 @dataclass
@@ -110,26 +121,133 @@ class Plan:
     notebook: dict  # the student's notebook (for the autograded copy)
 
 
-def read_notebook(path: Path) -> dict:
+MAX_INT_DIGITS = 100
+
+
+class _Ints:
+    """JSON integers: a huge literal is data, not a reason to stop (Python limits int())."""
+
+    def __init__(self):
+        self.huge = 0
+
+    def __call__(self, text: str) -> int:
+        if len(text) <= MAX_INT_DIGITS:
+            return int(text)
+        self.huge += 1
+        return 0
+
+
+def read_notebook(path: Path) -> bytes:
     if path.is_dir():
         raise Malformed(f"{path.name} is a directory, not a notebook")
     size = path.stat().st_size
-    if size == 0:
-        raise Malformed(f"{path.name} is empty")
     if size > MAX_NOTEBOOK_BYTES:
         raise Malformed(f"{path.name} is {size / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES >> 20} MB")
-    raw = path.read_bytes()
+    return path.read_bytes()
+
+
+def _clean_text(value, fixes: list):
+    """A string that encodes as UTF-8 (lone surrogates become U+FFFD)."""
+    if not isinstance(value, str):
+        return value
     try:
-        text = raw.decode("utf-8")
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        fixes.append("text with lone surrogates")
+        return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _clean_source(value, fixes: list) -> str:
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return _clean_text("".join(value), fixes)
+    if isinstance(value, str):
+        return _clean_text(value, fixes)
+    fixes.append("a cell source that is not text")
+    return ""
+
+
+def _clean_cell(cell, fixes: list):
+    """The fields the grader relies on, with the types it relies on; None if unusable."""
+    if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+        fixes.append("a cell that is not a notebook cell")
+        return None
+    out = {"cell_type": cell["cell_type"], "source": _clean_source(cell.get("source", ""), fixes)}
+    meta = cell.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    nbg = meta.get("nbgrader")
+    clean_meta = {}
+    if isinstance(nbg, dict):
+        clean = {}
+        for key, kind in (("grade_id", str), ("cell_type", str), ("grade", bool), ("solution", bool), ("locked", bool),
+                          ("task", bool), ("schema_version", int), ("points", (int, float))):
+            if key in nbg:
+                if isinstance(nbg[key], kind) and not (kind is not bool and isinstance(nbg[key], bool)):
+                    clean[key] = _clean_text(nbg[key], fixes)
+                else:
+                    fixes.append(f"nbgrader metadata {key!r} of the wrong type")
+        clean_meta["nbgrader"] = clean
+    elif nbg is not None:
+        fixes.append("nbgrader metadata that is not an object")
+    out["metadata"] = clean_meta
+    if isinstance(cell.get("id"), str) and len(cell["id"]) <= 64:
+        out["id"] = cell["id"]
+    if out["cell_type"] == "code":
+        outputs = cell.get("outputs")
+        if not isinstance(outputs, list):
+            fixes.append("outputs that are not a list")
+            outputs = []
+        try:
+            json.dumps(outputs, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, ValueError, RecursionError):
+            fixes.append("unreadable outputs")
+            outputs = []
+        out["outputs"] = outputs
+        count = cell.get("execution_count")
+        out["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
+    return out
+
+
+def parse_notebook(data: bytes, name: str) -> tuple[dict, list]:
+    """(notebook, what had to be fixed) from a submitted file's bytes; Malformed when
+    nothing can be graded. Everything kept has the types the grader relies on."""
+    if len(data) == 0:
+        raise Malformed(f"{name} is empty")
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise Malformed(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES >> 20} MB")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise Malformed(f"{path.name} is not UTF-8 text (byte {err.start})") from None
+        raise Malformed(f"{name} is not UTF-8 text (byte {err.start})") from None
     try:
-        nb = json.loads(text)
+        ints = _Ints()
+        nb = json.loads(text, parse_int=ints)
     except json.JSONDecodeError as err:
-        raise Malformed(f"{path.name} is not valid JSON (line {err.lineno}: {err.msg})") from None
+        raise Malformed(f"{name} is not valid JSON (line {err.lineno}: {err.msg})") from None
+    except RecursionError:
+        raise Malformed(f"{name} is JSON nested too deeply to be a notebook") from None
+    except ValueError as err:
+        raise Malformed(f"{name} is not valid JSON ({str(err)[:100]})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise Malformed(f"{path.name} is JSON but not a notebook (no list of cells)")
-    return nb
+        raise Malformed(f"{name} is JSON but not a notebook (no list of cells)")
+    fixes: list = [f"{ints.huge} integer(s) of over {MAX_INT_DIGITS} digits read as 0"] if ints.huge else []
+    cells = [c for c in (_clean_cell(cell, fixes) for cell in nb["cells"]) if c is not None]
+    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    kernelspec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
+    kernelspec = {k: v for k, v in kernelspec.items() if isinstance(v, str) and k in ("name", "language", "display_name")}
+    clean = {"cells": cells, "metadata": {"kernelspec": kernelspec}, "nbformat": 4, "nbformat_minor": 5}
+    return clean, sorted(set(fixes))
+
+
+def schema_problem(nb: dict) -> str | None:
+    """nbformat's own schema on the cleaned notebook (reported, never fatal)."""
+    import nbformat
+
+    try:
+        nbformat.validate(nbformat.from_dict(nb), version=4)
+    except Exception as err:  # noqa: BLE001 - nbformat raises ValidationError and others
+        return str(err).splitlines()[0][:200]
+    return None
 
 
 def _retyped(source: SourceNotebook, text: str) -> str | None:

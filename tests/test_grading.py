@@ -287,11 +287,11 @@ def test_a_killed_run_resumes_without_losing_or_duplicating(tmp_path):
                                start_new_session=True)
     records = tmp_path / "grading-runs" / "records"
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and len(list(records.glob("*/*.json"))) < 1:
+    while time.monotonic() < deadline and len(list(records.rglob("*.json"))) < 1:
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    done_before = len(list(records.glob("*/*.json")))
+    done_before = len(list(records.rglob("*.json")))
     assert 1 <= done_before < 4
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -304,7 +304,8 @@ def test_a_killed_run_resumes_without_losing_or_duplicating(tmp_path):
 
 
 def _points(chapter) -> int:
-    cells = _nb(course.source_notebook(chapter))["cells"]
+    cells = [c for name in course.notebooks(chapter)
+             for c in _nb(course.source_notebook(chapter, name))["cells"]]
     return sum(c.get("metadata", {}).get("nbgrader", {}).get("points", 0) for c in cells
                if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
 
@@ -318,7 +319,8 @@ def every_chapter(tmp_path_factory):
         for student, folder in (("stub", course.NOTEBOOKS), ("solution", course.SOLUTIONS)):
             target = root / "submitted" / student / chapter
             target.mkdir(parents=True)
-            shutil.copy(folder / chapter / f"{chapter}.ipynb", target)
+            for name in course.notebooks(chapter):
+                shutil.copy(folder / chapter / f"{name}.ipynb", target)
     cmd = [sys.executable, "-m", "autograder", "grade", "--root", str(root), "--seed", str(SEED),
            "--jobs", "2", "--no-feedback"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
