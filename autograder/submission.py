@@ -231,6 +231,9 @@ def parse_notebook(data: bytes, name: str) -> tuple[dict, list]:
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise Malformed(f"{name} is JSON but not a notebook (no list of cells)")
     fixes: list = [f"{ints.huge} integer(s) of over {MAX_INT_DIGITS} digits read as 0"] if ints.huge else []
+    problem = schema_problem(nb)
+    if problem:
+        fixes.append(f"not a valid notebook for nbformat ({problem})")
     cells = [c for c in (_clean_cell(cell, fixes) for cell in nb["cells"]) if c is not None]
     meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
     kernelspec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
@@ -243,8 +246,12 @@ def schema_problem(nb: dict) -> str | None:
     """nbformat's own schema on the cleaned notebook (reported, never fatal)."""
     import nbformat
 
+    import warnings
+
     try:
-        nbformat.validate(nbformat.from_dict(nb), version=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbformat.validate(nb, version=4)
     except Exception as err:  # noqa: BLE001 - nbformat raises ValidationError and others
         return str(err).splitlines()[0][:200]
     return None
