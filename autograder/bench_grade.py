@@ -6,7 +6,7 @@ release) and hostile ones (torch behind ``exec``, a patched comparison or ``np.a
 beside a wrong answer, an infinite loop) is written twice, into two fresh course roots:
 
 - the fast grader grades one: ``python -m autograder grade --root A --seed S --jobs J``
-  (a warm torch-free zygote, one forked sandboxed kernel per notebook, a judge with torch);
+  (a fresh bubblewrap-sandboxed kernel per notebook, started one ahead, and a judge with torch);
 - plain nbgrader, as this course configures it, grades the other: the assignments are
   generated into the gradebook (``generate_assignment``), then ``autograde`` runs once per
   notebook, one fresh kernel each, with ``AUTOGRADER_SEED=S`` so that the test cells'

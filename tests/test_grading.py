@@ -110,16 +110,16 @@ ATTACKS = {
                                    "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
                                    "np.testing.assert_allclose = lambda *a, **k: None\n"), "tamper"),
     "patch-check": (with_conv2d("return None", "import autograder, autograder.api\n"
-                                "autograder.api.check = autograder.check = lambda *a, **k: None\n"), "tamper"),
+                                "autograder.api.check = autograder.check = lambda *a, **k: None\n"), "other-library"),
     "patch-assertionerror": (with_conv2d("return None", "import builtins\n"
                                          "builtins.AssertionError = type('Quiet', (Exception,), {})\n"), "tamper"),
     "patch-compare": (with_conv2d("return None", "import autograder.compare as c\n"
-                                  "c.compare = lambda *a, **k: None\n"), "tamper"),
+                                  "c.compare = lambda *a, **k: None\n"), "other-library"),
     "fake-passed-output": (with_conv2d("print('conv2d: all 4 visible cases match torch')\nreturn None"), "tamper"),
     "sys-exit": (with_conv2d("import sys\nsys.exit(0)"), "tamper"),
     "os-exit": (with_conv2d("import os\nos._exit(0)"), "crashed"),
     "swallow-interrupt": (with_conv2d("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                                      "while True:\n    pass"), "timeout"),
+                                      "while True:\n    pass"), "tamper"),
     "infinite-loop": (with_conv2d("while True:\n    pass"), "timeout"),
     "huge-allocation": (with_conv2d("import numpy as np\nreturn np.zeros((10**6, 10**6))"), "memory"),
     "write-package": (with_conv2d(f"open({str(course.COURSE_ROOT / 'autograder' / 'api.py')!r}, 'a').write('#')\n"

@@ -53,6 +53,9 @@ ATTACKS = {
     "gradebook-sqlite": (with_conv2d(_search(
         f"import sqlite3\ndb = sqlite3.connect({HOST_ROOT + '/gradebook.db'!r})\n"
         "found = [r[0] for r in db.execute('select source from source_cell')]")), "tamper"),
+    "gradebook-lock": (with_conv2d(
+        f"import fcntl\nheld = open({HOST_ROOT + '/gradebook.db'!r}, 'rb')\n"
+        "fcntl.lockf(held, fcntl.LOCK_SH)\n" + ZEROS), "tamper"),
     "hook-code-swap": (with_conv2d(
         KERNEL + "k._audit.__code__ = (lambda event, args: None).__code__\n"
         "import torch\nreturn torch.nn.functional.conv2d(input, weight).numpy()"), "tamper"),
