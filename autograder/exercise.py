@@ -72,7 +72,24 @@ class Exercise:
 
     def cases(self, hidden: bool, seed: int) -> list:
         rng = np.random.default_rng([seed, _stable_hash(self.name), int(hidden)])
-        return list(self.hidden(rng) if hidden else self.visible(rng))
+        if hidden:
+            return list(self.hidden(rng))
+        visible = list(self.visible(rng))
+        if any(_says_refused(case) for case in visible):
+            return visible
+        return visible + self.visible_refusal(seed)
+
+    def visible_refusal(self, seed: int) -> list:
+        """One refusal for the visible cases, so that a student meets the ValueError rule
+        before grading: the first hidden case, drawn from the visible seed, whose note says
+        torch refuses it (the families' own words: "(torch refuses)"); none when the
+        exercise grades no refusal."""
+        rng = np.random.default_rng([seed, _stable_hash(self.name), 2])
+        return next(([case] for case in self.hidden(rng) if _says_refused(case)), [])
+
+
+def _says_refused(case: Case) -> bool:
+    return "refuse" in case.note
 
 
 def _stable_hash(text: str) -> int:

@@ -90,3 +90,36 @@ def test_release_ships_the_exercise_stubs_with_their_docstrings():
         for cell in cells(chapter, "notebooks"):
             if nbgrader(cell).get("solution") and cell["cell_type"] == "code":
                 assert '"""' in source(cell), f"{chapter}: a stub keeps its shape docstring"
+
+
+def _definitions(chapter, folder="notebooks"):
+    """(name, docstring) of every top-level function and class of a chapter's code cells."""
+    for cell in cells(chapter, folder):
+        if cell["cell_type"] != "code":
+            continue
+        try:
+            tree = ast.parse(source(cell))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                yield node.name, ast.get_docstring(node) or ""
+
+
+def test_every_graded_function_states_its_refusals():
+    """The contract of chapter 00: a graded function's docstring says what it must refuse."""
+    missing = []
+    for chapter in CHAPTERS:
+        graded = {exercise.get(name).function for cell in cells(chapter)
+                  if nbgrader(cell).get("grade") for name, _ in check_calls(source(cell))}
+        missing += [f"{chapter}: {name}" for name, doc in _definitions(chapter)
+                    if name in graded and "Raises" not in doc]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", sorted(exercise.all_exercises()))
+def test_visible_cases_show_a_refusal_where_hidden_ones_grade_one(name):
+    ex = exercise.get(name)
+    refused = [case.note for case in ex.cases(True, 1) if "refuse" in case.note]
+    visible = [case.note for case in ex.cases(False, 1) if "refuse" in case.note]
+    assert bool(visible) == bool(refused), (name, refused[:3])

@@ -240,7 +240,9 @@ def _loop_hidden(rng):
         conv_case(rng, 2, n=1, c_in=2, c_out=2, size=(6, 5), k=(3, 2), stride=stride,
                   padding=padding, bias=bias, note=f"stride={stride}, padding={padding!r}")
         for stride, padding, bias in itertools.product((1, 2, (2, 1)), (0, 1, (0, 2)), (True, False))
-    ] + [conv_case(rng, 2, n=2, size=(4, 4), k=(4, 4), note="kernel as large as the input")]
+    ] + [conv_case(rng, 2, n=2, size=(4, 4), k=(4, 4), note="kernel as large as the input"),
+         conv_case(rng, 2, n=1, size=(3, 3), k=(5, 5),
+                   note="kernel larger than the input (torch refuses)")]
 
 
 register(Exercise(
@@ -415,6 +417,8 @@ def _module_hidden(rng):
                                (int(rng.integers(1, 4)), int(rng.integers(1, 4))),
                                padding=padding, stride=stride, bias=bias, padding_mode=mode,
                                note=f"padding_mode={mode!r}, padding={padding!r}, stride={stride}"))
+    out.append(module_case(rng, 2, 3, 3, padding="same", stride=2, padding_mode="reflect",
+                           note="'same' with stride 2 (torch refuses)"))
     return out
 
 

@@ -1,5 +1,5 @@
 """Chapter 04 — transposed convolution: conv_transpose1d/2d/3d, conv_transpose2d_loop, and
-the ConvTranspose2d module (with forward's output_size).
+the ConvTranspose2d module (called with torch forward's output_size).
 
 Everything about grading these exercises is here: the seeded grids of valid parameters,
 the edge cases, the configurations torch refuses, and the known-wrong variants with the
@@ -475,7 +475,7 @@ def _module_variants():
                                       extra=case.extra))
 
     return [
-        Variant("output_size ignored", "forward(x, output_size) must choose output_padding "
+        Variant("output_size ignored", "module(input, output_size) must choose output_padding "
                 "so the output has exactly that size: output_padding = output_size − "
                 "((H − 1)·stride − 2·padding + dilation·(k − 1) + 1), per axis", output_size_ignored),
         Variant("weight shaped like Conv2d's", "ConvTranspose2d's weight is (in_channels, "

@@ -84,8 +84,8 @@ def catalogue():
     out += [("conv_transpose2d_loop", fn, HINTS[fn.__name__]) for fn in loop]
 
     class output_size_ignored(ref.ConvTranspose2d):
-        def forward(self, x, output_size=None):
-            return super().forward(x)
+        def __call__(self, input, output_size=None):
+            return super().__call__(input)
 
     class weight_shaped_like_conv2d(ref.ConvTranspose2d):
         def __init__(self, in_channels, out_channels, kernel_size, *args, groups=1, **kwargs):
@@ -102,14 +102,14 @@ def catalogue():
             super().__init__(in_channels, out_channels, kernel_size, *args, **kwargs)
 
     class output_padding_ignored(ref.ConvTranspose2d):
-        def forward(self, x, output_size=None):
+        def __call__(self, input, output_size=None):
             if output_size is None:
-                return ref.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                            0, self.groups, self.dilation)
-            return super().forward(x, output_size)
+                return ref.conv_transpose2d(input, self.weight, self.bias, self.stride,
+                                            self.padding, 0, self.groups, self.dilation)
+            return super().__call__(input, output_size)
 
     out += [
-        ("ConvTranspose2d", output_size_ignored, "forward(x, output_size) must choose"),
+        ("ConvTranspose2d", output_size_ignored, "module(input, output_size) must choose"),
         ("ConvTranspose2d", weight_shaped_like_conv2d, "(in_channels, out_channels // groups, kH, kW)"),
         ("ConvTranspose2d", groups_on_first_axis, "(in_channels, out_channels // groups, kH, kW)"),
         ("ConvTranspose2d", bias_always_created, "self.bias = None"),
