@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -32,11 +33,13 @@ from .paths import COURSE_ROOT
 INSIDE_ROOT = "/opt/lfs"  # the package and data/ inside the sandbox (paths.COURSE_ROOT there)
 INSIDE_SITE = "/opt/lfs/site"
 SCRATCH = "/tmp/work"
+CACHE = "/opt/lfs/cache"  # built once per run: matplotlib's font list, the allowed imports
 NOBODY = 65534
 KERNEL_DISTRIBUTIONS = ("numpy", "matplotlib")
 MAX_PROCESSES = 64
-BOOT = ("import sys; sys.path[:0] = [%r]; import site; site.addsitedir(%r); "
-        "from autograder.kernel import main; main()") % (INSIDE_ROOT, INSIDE_SITE)
+PATHS = "import sys; sys.path[:0] = [%r]; import site; site.addsitedir(%r); " % (INSIDE_ROOT, INSIDE_SITE)
+BOOT = PATHS + "from autograder.kernel import main; main()"
+BUILD_CACHE = PATHS + "from autograder.kernel import build_cache; build_cache()"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -83,8 +86,9 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def command(limits: Limits) -> list[str]:
-    """The bwrap command line of one kernel."""
+def command(limits: Limits, cache: str | None = None, building: bool = False) -> list[str]:
+    """The bwrap command line of one kernel (or of the run's one cache build, which alone
+    may write the cache folder)."""
     base = Path(sys.base_prefix).resolve()
     site_packages = Path(sysconfig.get_paths()["purelib"])
     args = [bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session",
@@ -106,13 +110,15 @@ def command(limits: Limits) -> list[str]:
              "--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
              "--dir", SCRATCH, "--chdir", SCRATCH, "--clearenv"]
-    env = {"HOME": SCRATCH, "MPLCONFIGDIR": SCRATCH, "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin",
+    if cache:
+        args += ["--bind" if building else "--ro-bind", cache, CACHE]
+    env = {"HOME": SCRATCH, "MPLCONFIGDIR": CACHE if building else SCRATCH, "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + [str(base / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"),
-                   "-s", "-E", "-B", "-c", BOOT]
+                   "-s", "-E", "-B", "-c", BUILD_CACHE if building else BOOT]
 
 
 def unsandboxed_command() -> list[str]:
@@ -301,7 +307,12 @@ class KernelPool:
             problem = probe()
             if problem:
                 raise SandboxUnavailable(problem)
-        self.cmd = command(self.limits) if sandboxed else unsandboxed_command()
+        self.cache = None
+        if sandboxed:
+            self.cache = tempfile.mkdtemp(prefix="lfs-kernel-cache-")
+            subprocess.run(command(self.limits, self.cache, building=True), capture_output=True,
+                           timeout=300)
+        self.cmd = command(self.limits, self.cache) if sandboxed else unsandboxed_command()
         self.cgroups = Cgroups()
         self.local = threading.local()
         self.spares: list[Kernel] = []
@@ -332,3 +343,5 @@ class KernelPool:
             spares, self.spares = list(self.spares), []
         for kernel in spares:
             kernel.kill()
+        if self.cache:
+            shutil.rmtree(self.cache, ignore_errors=True)
