@@ -1,9 +1,9 @@
 """Chapter 09 answers for the similarity report's tests.
 
-``CAROL`` and ``DAVE`` are written independently of the course's answer and of each other
-(both pass chapter 09's visible checks: see ``check_answers``). ``disguised`` is what a
-student who copies does to hide it: every local name renamed, comments rewritten, the
-code re-spaced.
+``CAROL_BODIES`` and ``DAVE_BODIES`` are written independently of the course's answer and
+of each other; both pass chapter 09's visible and hidden checks (tests/test_similarity.py).
+``disguised`` is what a student who copies does to hide it: every local name renamed,
+comments rewritten, the code re-spaced.
 """
 import io
 import re

@@ -75,6 +75,22 @@ def test_the_disguise_really_changed_the_text():
         compile(source, "<bob>", "exec")  # still code a student could hand in
 
 
+@pytest.mark.parametrize("bodies", ["CAROL_BODIES", "DAVE_BODIES"])
+def test_the_independent_answers_are_correct(bodies):
+    """Honest answers means correct ones: both pass chapter 09's visible and hidden checks."""
+    import numpy as np
+
+    from autograder import check
+
+    namespace = {"np": np}
+    answers = similarity_answers.answers(_stubs(), getattr(similarity_answers, bodies))
+    for source in answers.values():
+        exec(compile(source, bodies, "exec"), namespace)  # noqa: S102 - the tests' own code
+    for name in ("layer_norm", "LayerNorm", "rms_norm", "RMSNorm"):
+        check(name, namespace[name])
+        check(name, namespace[name], hidden=True)
+
+
 def test_copied_answers_are_paired_and_independent_ones_are_not(course, capsys):
     rows = similarity.write_similarity(course)
     with open(course / "similarity.csv", newline="", encoding="utf-8") as fh:
