@@ -118,6 +118,24 @@ def test_scores_leave_a_margin_on_both_sides_of_the_threshold(course):
     assert any("frank" in note for note in notes)
 
 
+def test_scores_are_copydetects_own(course):
+    """The fast pair loop gives the score copydetect's compare_files gives, pair by pair."""
+    from copydetect import compare_files
+
+    documents, stubs = similarity.collect(course, CHAPTER, [])
+    pairs = similarity.compare(documents, stubs)
+    assert len(pairs) >= 6
+    for pair in pairs:
+        shared_a = shared_b = 0.0
+        for key in set(pair.a.fingerprints) & set(pair.b.fingerprints):
+            fa, fb = pair.a.fingerprints[key], pair.b.fingerprints[key]
+            _, (sim_a, sim_b), _ = compare_files(fa, fb)
+            shared_a += sim_a * fa.token_coverage
+            shared_b += sim_b * fb.token_coverage
+        expected = max(shared_a / pair.a.coverage, shared_b / pair.b.coverage)
+        assert pair.score == pytest.approx(expected, abs=1e-12), (pair.a.student, pair.b.student)
+
+
 def test_copying_one_function_of_two_is_enough_to_be_paired():
     reference, stubs = _course_answers(), _stubs()
     carol = similarity_answers.answers(stubs, similarity_answers.CAROL_BODIES)
