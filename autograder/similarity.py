@@ -305,3 +305,22 @@ def write_similarity(root: Path, assignments: list[str] | None = None,
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return len(rows)
+
+
+def main(argv=None) -> int:
+    """python -m autograder.similarity [COURSE_ROOT] [ASSIGNMENT ...]"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m autograder.similarity",
+                                     description="similarity.csv and similarity.html from "
+                                     "submitted/, beside grades.csv")
+    parser.add_argument("root", nargs="?", default=".", type=Path)
+    parser.add_argument("assignment", nargs="*")
+    args = parser.parse_args(argv)
+    rows = write_similarity(args.root, args.assignment or None)
+    print(f"{rows} pair(s) at or above {THRESHOLD:.2f}: {args.root / 'similarity.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
