@@ -248,6 +248,8 @@ PAGE = """<!doctype html>
 body {{ font-family: sans-serif; margin: 1.5em; }}
 table.pair {{ width: 100%; table-layout: fixed; border-collapse: collapse; margin-bottom: 2em; }}
 table.pair td, table.pair th {{ vertical-align: top; border: 1px solid #bbb; padding: .4em; }}
+table.pair th:first-child {{ width: 9em; }}
+td:first-child {{ font-family: monospace; font-size: 12px; overflow-wrap: anywhere; }}
 pre {{ white-space: pre-wrap; font-size: 12px; margin: 0; }}
 mark {{ background: #ffd27a; }}
 </style></head><body>
@@ -317,6 +319,8 @@ def main(argv=None) -> int:
     parser.add_argument("root", nargs="?", default=".", type=Path)
     parser.add_argument("assignment", nargs="*")
     args = parser.parse_args(argv)
+    if not args.root.is_dir():
+        parser.error(f"{args.root}: no such folder")
     rows = write_similarity(args.root, args.assignment or None)
     print(f"{rows} pair(s) at or above {THRESHOLD:.2f}: {args.root / 'similarity.html'}")
     return 0
