@@ -15,6 +15,9 @@ import pytest
 
 from autograder import canvas
 
+# nbgrader's own session handling warns on every new submission; nothing is wrong.
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+
 DATA = Path(__file__).resolve().parent / "data"
 COURSE = "layers-from-scratch"
 # assignment -> {grade cell: max points}
