@@ -71,4 +71,5 @@ book: $(STAMP)
 
 clean:
 	rm -rf work/ autograded/ feedback/ gradebook.db grades.csv grades_by_exercise.csv \
+	  similarity.csv similarity.html canvas_grades.csv \
 	  grading-runs/ _build/ artifacts/ .bench/

@@ -26,3 +26,8 @@ c.GenerateFeedback.preprocessors = [
 
 # Test cells finish in well under 10 s; 30 s is the per-cell limit while grading.
 c.Execute.timeout = 30
+
+# Grades for Canvas's gradebook import (autograder/canvas.py): run
+#   nbgrader export --exporter=autograder.canvas.CanvasExportPlugin --to canvas_grades.csv
+# with Canvas's gradebook export saved as roster.csv here, or name it:
+# c.CanvasExportPlugin.roster = c.CourseDirectory.root + "/roster.csv"

@@ -155,6 +155,18 @@ class LocalNodes:
                 yield future.result()
 
 
+def _similarity(root: Path, assignments: list, released: Path) -> None:
+    """similarity.csv / .html beside grades.csv; a report never breaks grading."""
+    from . import similarity
+
+    try:
+        pairs = similarity.write_similarity(root, assignments, released_root=released)
+        print(f"similarity: {pairs} pair(s) at or above {similarity.THRESHOLD:g} "
+              "(similarity.csv, similarity.html)", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001
+        print(f"warning: similarity report: {error}", file=sys.stderr)
+
+
 def main(args) -> int:
     if any(os.environ.get(var) != "1" for var in THREAD_VARS):
         # One BLAS thread per judge call: parallelism comes from --jobs. numpy reads these
@@ -206,6 +218,7 @@ def main(args) -> int:
                 print(f"warning: {problem}", file=sys.stderr)
             print(f"feedback written in {time.monotonic() - stage:.1f} s", file=sys.stderr)
         rows, flagged, failed = records.write_reports(root, gb, sources)
+        _similarity(root, sorted({a for _, a, _, _ in work}), solutions.parent / "notebooks")
     finally:
         gb.close()
         pool.close()
