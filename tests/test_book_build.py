@@ -71,7 +71,8 @@ def _an_answer():
 
 def test_the_scan_knows_the_answers_but_not_the_stubs(secret):
     assert len(secret) > 200
-    released = "\n".join(source(c) for chapter in course.chapters() for c in cells(chapter, "notebooks"))
+    released = "\n".join(source(c) for chapter in course.chapters()
+                         for c in cells(chapter, "notebooks"))
     assert not [line for line in secret if line in released]
     assert any(line in _an_answer() for line in secret)
 

@@ -29,7 +29,8 @@ ARTIFACTS = course.COURSE_ROOT / "artifacts" / "book"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 # Build settings of this test's own, so that the links are seen to follow them.
-SETTINGS = {"jupyterhub_url": "https://hub.example.invalid", "binderhub_url": "https://binder.example.invalid",
+SETTINGS = {"jupyterhub_url": "https://hub.example.invalid",
+            "binderhub_url": "https://binder.example.invalid",
             "repository_url": "https://github.com/example-org/example-book", "branch": "edition"}
 PAGES = [(a, n) for a, names in web.assignments().items() for n in names]
 
@@ -142,10 +143,10 @@ def test_every_chapter_page_renders_with_launch_links(page, site, entry):
     if 'class="math' in html:
         page.wait_for_selector("mjx-container", timeout=60_000)
     # Figures and every other image: loaded and decoded, none broken.
-    broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                           ".map(i => i.src)")
+    broken = page.evaluate("Array.from(document.images)"
+                           ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     assert not broken, broken
-    released = json.loads((course.NOTEBOOKS / assignment / f"{name}.ipynb").read_text(encoding="utf-8"))
+    released = json.loads((course.NOTEBOOKS / assignment / f"{name}.ipynb").read_text("utf-8"))
     exercises = [c for c in released["cells"] if c["cell_type"] == "code"
                  and c.get("metadata", {}).get("nbgrader", {}).get("solution")]
     assert html.count("NotImplementedError") >= len(exercises), "every exercise cell shows its stub"

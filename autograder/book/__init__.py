@@ -181,8 +181,9 @@ def install_mathjax(static: Path) -> None:
                     shutil.copyfileobj(source, out)
 
 
-def build(build_dir: Path | None = None, only: list[str] | None = None, settings: dict | None = None,
-          jobs: int = 2, timeout: int = 300, scan: bool = True, log=print) -> Path:
+def build(build_dir: Path | None = None, only: list[str] | None = None,
+          settings: dict | None = None, jobs: int = 2, timeout: int = 300, scan: bool = True,
+          log=print) -> Path:
     """Execute, strip and render the book into ``build_dir/book``; return that folder.
 
     ``only``: assignment ids to build (default: all). ``settings``: the launch links'
@@ -309,7 +310,7 @@ def leaks(build_dir: Path, secret: set[str] | None = None) -> list[str]:
     for path in sorted(p for p in Path(build_dir).rglob("*") if p.is_file()):
         for view in _views(path):
             present = set(re.findall(r"\w+", view))
-            # The substring search only for lines whose every word is in the file: same result, faster.
+            # Substring search only for lines whose every word is in the file: same result, faster.
             hits = [line for line, need in words.items() if need <= present and line in view]
             found += [f"{path.relative_to(build_dir)}: {line}" for line in hits]
     return sorted(set(found))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 project = "Layers from Scratch"
 author = "Layers from Scratch contributors"
-copyright = "Layers from Scratch contributors; text CC BY 4.0, code MIT"  # noqa: A001
+copyright = "Layers from Scratch contributors; text CC BY 4.0, code MIT"
 
 extensions = ["myst_nb"]
 root_doc = "index"
@@ -40,18 +40,21 @@ def _origin() -> str:
     import subprocess
 
     try:
-        url = subprocess.run(["git", "remote", "get-url", "origin"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip()
+        url = subprocess.run(["git", "remote", "get-url", "origin"], check=False,
+                             capture_output=True, text=True, cwd=Path(__file__).parent,
+                             timeout=10).stdout.strip()
     except OSError:
         return ""
     if url.startswith("git@") and ":" in url:
         host, path = url[4:].split(":", 1)
         url = f"https://{host}/{path}"
-    return url.removesuffix(".git")
+    # A clone of a local folder (as CI makes) has no address a reader's hub could clone.
+    return url.removesuffix(".git") if url.startswith("https://") else ""
 
 
 # Build settings: where the launch links send a reader. Each can be set with make
 # (`make book JUPYTERHUB_URL=https://hub.example.edu`) or the LFS_BOOK_* variable.
+# The repository: the one given, else this clone's origin, else the project's public one.
 repository_url = (os.environ.get("LFS_BOOK_REPOSITORY_URL") or _origin()
                   or "https://github.com/layers-from-scratch/layers-from-scratch")
 repository_branch = os.environ.get("LFS_BOOK_BRANCH") or "main"
@@ -69,7 +72,8 @@ html_theme_options = {
     "home_page_in_toc": True,
     "show_navbar_depth": 1,
     "launch_buttons": {
-        # On a JupyterHub, nbgitpuller clones (or updates) the repository, then JupyterLab opens the page's notebook.
+        # On a JupyterHub, nbgitpuller clones (or updates) the repository, then
+        # JupyterLab opens the page's notebook.
         "jupyterhub_url": jupyterhub_url,
         "binderhub_url": binderhub_url,
         "notebook_interface": "jupyterlab",
