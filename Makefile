@@ -64,10 +64,18 @@ bench-grade: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m autograder bench-grade --jobs $(JOBS) $(if $(SEED),--seed $(SEED)) \
 	  $(if $(STUDENTS),--students $(STUDENTS))
 
-# The static web edition (executes every chapter; MathJax comes from the npm registry once).
+# The web edition into _build/book (Sphinx, myst-nb, sphinx-book-theme): every notebook
+# executed with the answers, shown with the stubs; MathJax comes from the npm registry once.
+# Where each page's launch links send a reader (defaults: autograder/book/conf.py):
+JUPYTERHUB_URL ?=
+BINDERHUB_URL ?=
+REPOSITORY_URL ?=
+REPOSITORY_BRANCH ?=
 book: $(STAMP)
-	$(PY) -m autograder book --out _build/book
-	@echo "open _build/book/index.html"
+	$(PY) -m autograder book --jobs $(JOBS) $(if $(JUPYTERHUB_URL),--jupyterhub-url $(JUPYTERHUB_URL)) \
+	  $(if $(BINDERHUB_URL),--binderhub-url $(BINDERHUB_URL)) \
+	  $(if $(REPOSITORY_URL),--repository-url $(REPOSITORY_URL)) \
+	  $(if $(REPOSITORY_BRANCH),--branch $(REPOSITORY_BRANCH))
 
 clean:
 	rm -rf work/ autograded/ feedback/ gradebook.db grades.csv grades_by_exercise.csv \

@@ -2,23 +2,20 @@
 
 JupyterLab is started as `make lab` starts it (headless, as root if need be, a random
 port, a token) on a temporary copy of the course, so nothing here touches the
-repository's notebooks. Screenshots of every step go to artifacts/browser/.
+repository's notebooks. Screenshots of every step go to artifacts/browser/. The web edition
+has its own browser test, tests/test_book_site.py.
 
 Skipped when /usr/bin/chromium is missing, unless LFS_REQUIRE_BROWSER=1 (CI sets it):
 then a missing browser is a failure.
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -32,7 +29,6 @@ ARTIFACTS = course.COURSE_ROOT / "artifacts" / "browser"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 CHAPTER = "01_convolution"
-BOOK_CHAPTERS = ["01_convolution"]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("LFS_REQUIRE_BROWSER") == "1":
@@ -214,42 +210,3 @@ def test_instructor_sees_the_assignments_in_formgrader(page_factory, lab):
     page.goto(f"{base}/formgrader?token={token}")
     page.locator(f"text={CHAPTER}").first.wait_for(timeout=90_000)
     _shot(page, "05-formgrader")
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    from autograder import book as web
-
-    out = tmp_path_factory.mktemp("book")
-    web.build(out, BOOK_CHAPTERS)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    handler.log_message = lambda *a: None
-    server = socketserver.TCPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", out
-    server.shutdown()
-
-
-def test_web_edition_renders_figures_and_math(page_factory, book):
-    base, out = book
-    page = page_factory(viewport={"width": 1200, "height": 900})
-    errors = []
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto(f"{base}/index.html")
-    links = page.locator("ol.toc a")
-    assert links.count() == len(BOOK_CHAPTERS)
-    _shot(page, "06-book-index")
-    links.first.click()
-    page.wait_for_selector("mjx-container", timeout=60_000)
-    images = page.evaluate(
-        "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
-    assert images >= 2, "the chapter's figures did not render"
-    assert page.locator("mjx-container").count() >= 3, "math did not render"
-    html = (out / f"{BOOK_CHAPTERS[0]}.html").read_text()
-    assert "BEGIN SOLUTION" not in html and "hidden=True" not in html
-    assert "YOUR CODE HERE" in html and "NotImplementedError" in html, "answer cells show the stub"
-    page.locator("a.toc").first.click()
-    page.wait_for_selector("ol.toc")
-    _shot(page, "07-book-chapter")
-    assert not errors, errors
