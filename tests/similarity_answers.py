@@ -47,7 +47,7 @@ if elementwise_affine:
     self.weight = np.ones(dims)
     if bias:
         self.bias = np.zeros(dims)''', '''
-return layer_norm(x, self.normalized_shape, weight=self.weight, bias=self.bias, eps=self.eps)'''],
+return layer_norm(input, self.normalized_shape, weight=self.weight, bias=self.bias, eps=self.eps)'''],
     "rms_norm": ['''
 if isinstance(normalized_shape, (int, np.integer)):
     normalized_shape = [normalized_shape]
@@ -71,7 +71,7 @@ dims = [normalized_shape] if isinstance(normalized_shape, int) else list(normali
 self.normalized_shape = tuple(dims)
 self.eps = eps
 self.weight = np.ones(dims) if elementwise_affine else None''', '''
-return rms_norm(x, self.normalized_shape, weight=self.weight, eps=self.eps)'''],
+return rms_norm(input, self.normalized_shape, weight=self.weight, eps=self.eps)'''],
 }
 
 DAVE_BODIES = {
@@ -106,7 +106,7 @@ except TypeError:
 self.eps, self.elementwise_affine = eps, elementwise_affine
 self.weight = np.ones(self.normalized_shape) if elementwise_affine else None
 self.bias = np.zeros(self.normalized_shape) if (elementwise_affine and bias) else None''', '''
-return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)'''],
+return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)'''],
     "rms_norm": ['''
 try:
     k = len(normalized_shape)
@@ -133,7 +133,7 @@ except TypeError:
     self.normalized_shape = (normalized_shape,)
 self.eps = eps
 self.weight = np.ones(self.normalized_shape) if elementwise_affine else None''', '''
-return rms_norm(x, self.normalized_shape, self.weight, self.eps)'''],
+return rms_norm(input, self.normalized_shape, self.weight, self.eps)'''],
 }
 
 RENAMES = {"shape": "dims_wanted", "axes": "reduce_over", "mean": "mu", "var": "spread",
