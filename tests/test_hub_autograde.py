@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,8 @@ import pytest
 
 from autograder import course
 from hub_submissions import BROKEN, CHAPTER, GOOD, NOT_JSON, SMUGGLED, SMUGGLER, answered
+
+STUDENTS = (GOOD, SMUGGLER, BROKEN)
 
 SEED = 2024
 
@@ -45,13 +46,12 @@ def both(tmp_path_factory):
     run = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", CHAPTER, "--force"],
                          cwd=clone, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    with sqlite3.connect(clone / "gradebook.db") as db:
-        rows = db.execute(
-            "SELECT student.id, grade_cell.name, grade.auto_score FROM grade "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "JOIN student ON submitted_assignment.student_id = student.id "
-            "JOIN grade_cell ON grade.cell_id = grade_cell.id").fetchall()
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{clone}/gradebook.db") as gb:
+        rows = [(student, grade.name, grade.score) for student in STUDENTS
+                for notebook in gb.find_submission(CHAPTER, student).notebooks
+                for grade in notebook.grades]
     nbgrader = {(s, cell): float(points) for s, cell, points in rows}
 
     batch = tmp_path_factory.mktemp("batch")
