@@ -69,7 +69,8 @@ INSTRUCTOR ?= instructor
 STUDENTS ?= student1 student2 student3
 CHP := .hub/node_modules/.bin/configurable-http-proxy
 
-$(HUB_VENV)/.installed: requirements.txt
+# Its name holds a hash of requirements.txt: a change of pins builds a new one.
+$(HUB_VENV)/.installed:
 	umask 022 && $(HUB_PYTHON) -m venv $(HUB_VENV)
 	umask 022 && $(HUB_VENV)/bin/python -m pip install --quiet -r requirements.txt
 	touch $@
