@@ -197,6 +197,15 @@ def _as_user(user, path: Path, text: str):
 def test_a_course_round_on_the_hub(hub, browser):
     base, passwords, home, clone = hub
 
+    # What a student's account can read: not the course's clone, not the instructor's copy
+    # (answers, gradebook), not another student's home.
+    teacher_home = Path(pwd.getpwnam(INSTRUCTOR).pw_dir)
+    for secret in (clone / "solutions" / CHAPTER / f"{CHAPTER}.ipynb",
+                   teacher_home / "layers-from-scratch" / "solutions" / CHAPTER / f"{CHAPTER}.ipynb",
+                   Path(pwd.getpwnam(BROKEN).pw_dir)):
+        peek = subprocess.run(["runuser", "-u", GOOD, "--", "ls", str(secret)], capture_output=True)
+        assert peek.returncode != 0, f"{GOOD} can read {secret}"
+
     # The instructor: Formgrader in the menu, the chapter released from it.
     teacher = _login(browser, base, INSTRUCTOR, passwords[INSTRUCTOR])
     assert "Formgrader" in _nbgrader_menu(teacher)
@@ -239,6 +248,7 @@ def test_a_course_round_on_the_hub(hub, browser):
     _shot(teacher, "05-autograded")
     assert scores[GOOD] == "11 / 11", scores
     assert scores[BROKEN] == "0 / 11", scores
+    assert scores[SMUGGLER] != "11 / 11", scores  # plain nbgrader gave it full marks
 
     views = {}
     for student in (SMUGGLER, BROKEN):
@@ -247,6 +257,9 @@ def test_a_course_round_on_the_hub(hub, browser):
         teacher.locator("text=The grader's report").first.wait_for(timeout=60_000)
         views[student] = teacher.locator("body").inner_text()
         _shot(teacher, f"06-submission-{student}")
+        if student == SMUGGLER:  # the exercise's own verdict, further down
+            teacher.locator("text=no credit: torch-used").first.scroll_into_view_if_needed()
+            _shot(teacher, f"06-submission-{student}-test_conv2d")
     assert "flag torch-used" in views[SMUGGLER]
     assert "not valid JSON" in views[BROKEN]
     graded = json.loads((Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "layers-from-scratch" / "autograded"
@@ -270,5 +283,7 @@ def test_a_course_round_on_the_hub(hub, browser):
     page.locator("text=torch-used").first.wait_for(timeout=60_000)
     _shot(page, "09-feedback")
     text = page.locator("body").inner_text()
+    page.locator("text=no credit: torch-used").first.scroll_into_view_if_needed()
+    _shot(page, "10-feedback-test_conv2d")
     assert "cases match torch" in text and "torch-used" in text
     assert "hidden=True" not in text and "BEGIN HIDDEN TESTS" not in text

@@ -9,7 +9,8 @@
 - HOME/etc/student, HOME/etc/instructor: the Jupyter configuration of each role (from
   deploy/hub/), put on JUPYTER_CONFIG_PATH by jupyterhub_config.py;
 - the instructor's own copy of the course, ~INSTRUCTOR/layers-from-scratch (sources,
-  gradebook, Formgrader's root): made when missing, never overwritten after.
+  gradebook, Formgrader's root; 0700): made when missing, never overwritten after;
+- the homes of the users it creates are 0700: no student reads another's work.
 
 The clone itself may sit where other users cannot read it (a 0700 home): nothing here
 or in the hub's configuration makes a user's server read it.
@@ -39,8 +40,11 @@ def ensure_user(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
     except KeyError:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+        entry = pwd.getpwnam(name)
+        # Students must not read each other's work (useradd may make homes world-readable).
+        Path(entry.pw_dir).chmod(0o700)
         print(f"hub: created user {name}")
-        return pwd.getpwnam(name)
+        return entry
 
 
 def passwords(path: Path, names: list[str]) -> dict:
@@ -128,6 +132,7 @@ def main(argv=None) -> int:
             shutil.copy2(seed, copy / "grading-runs" / "seed")
         chown_tree(copy, teacher.pw_uid, teacher.pw_gid)
         print(f"hub: the instructor's course is {copy}")
+    copy.chmod(0o700)  # answers and the gradebook: the instructor's alone
     print(f"hub: {len(students)} student(s), instructor {args.instructor}, exchange {home / 'exchange'}")
     return 0
 
