@@ -10,7 +10,8 @@
   deploy/hub/), put on JUPYTER_CONFIG_PATH by jupyterhub_config.py;
 - the instructor's own copy of the course, ~INSTRUCTOR/layers-from-scratch (sources,
   gradebook, Formgrader's root; 0700): made when missing, never overwritten after;
-- the homes of the users it creates are 0700: no student reads another's work.
+- the homes of the users it creates are 0700: no student reads another's work;
+- JupyterLab's settings for all: no news popup.
 
 The clone itself may sit where other users cannot read it (a 0700 home): nothing here
 or in the hub's configuration makes a user's server read it.
@@ -18,6 +19,7 @@ or in the hub's configuration makes a user's server read it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pwd
 import secrets
@@ -110,6 +112,12 @@ def main(argv=None) -> int:
     if not readable_by_all(Path(os.path.realpath(python))):
         print(f"hub: {python} is not readable by the course's users", file=sys.stderr)
         return 1
+
+    # No "news" popup asking each student about a privacy policy: a course has no use for it.
+    overrides = Path(args.venv) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(json.dumps({"@jupyterlab/apputils-extension:notification":
+                                     {"fetchNews": "false", "checkForUpdates": False}}, indent=1))
 
     users = {name: ensure_user(name) for name in [args.instructor, *students]}
     passwords(home / "hub" / "passwords", list(users))
