@@ -14,7 +14,7 @@ JOBS ?= 2
 SEED ?=
 TEST_ARGS ?=
 
-.PHONY: venv sandbox-tools lab test release grade bench bench-grade book clean
+.PHONY: venv sandbox-tools lab test release grade bench bench-grade book clean hub hub-venv hub-users
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,40 @@ book: $(STAMP)
 	  $(if $(BINDERHUB_URL),--binderhub-url $(BINDERHUB_URL)) \
 	  $(if $(REPOSITORY_URL),--repository-url $(REPOSITORY_URL)) \
 	  $(if $(REPOSITORY_BRANCH),--branch $(REPOSITORY_BRANCH))
+
+# A course on one machine: JupyterHub, one instructor and N students as local users
+# (created when missing), nbgrader's exchange, Formgrader for the instructor (run as root).
+# The users' servers run from HUB_VENV, built from HUB_PYTHON outside this clone (which
+# may sit in a folder other users cannot read); configuration: deploy/hub/.
+HUB_HOME ?= /srv/layers-from-scratch
+HUB_PYTHON ?= /usr/bin/python3
+HUB_VENV ?= /opt/layers-from-scratch/venv-$(shell sha256sum requirements.txt | cut -c1-12)
+HUB_IP ?=
+HUB_PORT ?= 8000
+INSTRUCTOR ?= instructor
+STUDENTS ?= student1 student2 student3
+CHP := .hub/node_modules/.bin/configurable-http-proxy
+
+# Its name holds a hash of requirements.txt: a change of pins builds a new one.
+$(HUB_VENV)/.installed:
+	umask 022 && $(HUB_PYTHON) -m venv $(HUB_VENV)
+	umask 022 && $(HUB_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+hub-venv: $(HUB_VENV)/.installed
+
+$(CHP):
+	npm install --silent --no-save --no-audit --no-fund --prefix .hub configurable-http-proxy@5.3.0
+
+hub-users: $(STAMP) $(HUB_VENV)/.installed
+	$(PY) deploy/hub/prepare.py --home "$(HUB_HOME)" --venv "$(HUB_VENV)" \
+	  --instructor "$(INSTRUCTOR)" --students "$(STUDENTS)"
+
+hub: $(STAMP) $(HUB_VENV)/.installed $(CHP) hub-users
+	cd "$(HUB_HOME)/hub" && LFS_COURSE="$(CURDIR)" LFS_HUB_HOME="$(HUB_HOME)" \
+	  LFS_HUB_VENV="$(HUB_VENV)" LFS_HUB_INSTRUCTOR="$(INSTRUCTOR)" LFS_HUB_STUDENTS="$(STUDENTS)" \
+	  LFS_HUB_IP="$(HUB_IP)" LFS_HUB_PORT="$(HUB_PORT)" \
+	  exec "$(CURDIR)/$(VENV)/bin/jupyterhub" -f "$(CURDIR)/deploy/hub/jupyterhub_config.py"
 
 clean:
 	rm -rf work/ autograded/ feedback/ gradebook.db grades.csv grades_by_exercise.csv \

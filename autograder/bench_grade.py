@@ -7,9 +7,10 @@ beside a wrong answer, an infinite loop) is written twice, into two fresh course
 
 - the fast grader grades one: ``python -m autograder grade --root A --seed S --jobs J``
   (a fresh bubblewrap-sandboxed kernel per notebook, started one ahead, and a judge with torch);
-- plain nbgrader, as this course configures it, grades the other: the assignments are
-  generated into the gradebook (``generate_assignment``), then ``autograde`` runs once per
-  notebook, one fresh kernel each, with ``AUTOGRADER_SEED=S`` so that the test cells'
+- plain nbgrader (the course's configuration less the trusted grader) grades the other:
+  the assignments are generated into the gradebook (``generate_assignment``), then
+  ``autograde`` runs once per notebook, one fresh kernel each, with ``AUTOGRADER_SEED=S`` so
+  that the test cells'
   hidden checks draw the same cases.
 
 It prints notebooks graded, wall seconds and notebooks per second for each, the speed
@@ -209,6 +210,20 @@ def run_fast(root: Path, seed: int, jobs: int) -> tuple[float, float, str]:
     return seconds, float(found.group(1)) if found else 0.0, summary
 
 
+def plain_autograde():
+    """nbgrader's own Autograde (its Execute step, a plain kernel), which the course's
+    nbgrader_config.py replaces with the trusted grader: the side this benchmark measures."""
+    from nbconvert.exporters import NotebookExporter
+    from nbgrader.converters import Autograde
+    from traitlets.config import Config
+
+    config = Config()
+    config.Autograde.autograde_preprocessors = list(Autograde().autograde_preprocessors)
+    config.Autograde.exporter_class = NotebookExporter
+    config.Autograde.pre_convert_hook = None
+    return config
+
+
 def run_nbgrader(root: Path, seed: int, kinds: dict, release: Path) -> tuple[float, float, float, list]:
     """Plain nbgrader: generate the assignments, autograde one notebook at a time, feedback.
 
@@ -220,6 +235,7 @@ def run_nbgrader(root: Path, seed: int, kinds: dict, release: Path) -> tuple[flo
     os.environ["AUTOGRADER_SEED"] = str(seed)  # the kernels inherit it: hidden checks use it
     api = course.nbgrader_api(root=str(root), db_url=f"sqlite:///{root}/gradebook.db",
                               release_directory=str(release))
+    api.update_config(plain_autograde())
     began = time.monotonic()
     for chapter in CHAPTERS:
         result = api.generate_assignment(chapter, force=True)

@@ -28,7 +28,7 @@ def test_requirements_are_exact_pins_with_torch_pinned():
 def test_readme_names_the_commands_the_makefile_has():
     readme = (COURSE_ROOT / "README.md").read_text()
     makefile = (COURSE_ROOT / "Makefile").read_text()
-    for target in ("lab", "test", "release", "grade", "bench", "bench-grade", "book"):
+    for target in ("lab", "test", "release", "grade", "bench", "bench-grade", "book", "hub"):
         assert re.search(rf"^{re.escape(target)}:", makefile, re.M), target
         assert f"make {target}" in readme, target
     ci = (COURSE_ROOT / ".ci" / "run").read_text()
