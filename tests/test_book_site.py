@@ -20,24 +20,19 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from browsertools import CHROMIUM, FLAGS, browser, require_browser  # noqa: F401
 
 from autograder import book as web
 from autograder import course
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = course.COURSE_ROOT / "artifacts" / "book"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 # Build settings of this test's own, so that the links are seen to follow them.
 SETTINGS = {"jupyterhub_url": "https://hub.example.invalid",
             "binderhub_url": "https://binder.example.invalid",
             "repository_url": "https://github.com/example-org/example-book", "branch": "edition"}
 PAGES = [(a, n) for a, names in web.assignments().items() for n in names]
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("LFS_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{CHROMIUM} is missing and LFS_REQUIRE_BROWSER=1", pytrace=False)
-    pytest.skip(f"no browser at {CHROMIUM}", allow_module_level=True)
+require_browser()
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -59,12 +54,6 @@ def site(tmp_path_factory):
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

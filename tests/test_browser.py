@@ -21,19 +21,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browsertools import CHROMIUM, FLAGS, browser, require_browser  # noqa: F401
 
 from autograder import course
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = course.COURSE_ROOT / "artifacts" / "browser"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 CHAPTER = "01_convolution"
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("LFS_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{CHROMIUM} is missing and LFS_REQUIRE_BROWSER=1", pytrace=False)
-    pytest.skip(f"no browser at {CHROMIUM}", allow_module_level=True)
+require_browser()
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -57,12 +52,6 @@ def _settings(folder: Path) -> None:
         path.write_text(json.dumps(content))
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

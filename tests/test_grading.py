@@ -196,17 +196,22 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def read_grades(root: Path) -> tuple[dict, dict]:
+    """grades.csv by student, and each student's points by exercise."""
+    grades = {r["student"]: r for r in read_csv(root / "grades.csv")}
+    exercises = {}
+    for row in read_csv(root / "grades_by_exercise.csv"):
+        exercises.setdefault(row["student"], {})[row["exercise"]] = float(row["points"])
+    return grades, exercises
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     build_class(root)
     result = run_grade(root)
     assert result.returncode == 0, result.stderr[-3000:]
-    grades = {r["student"]: r for r in read_csv(root / "grades.csv")}
-    exercises = {}
-    for row in read_csv(root / "grades_by_exercise.csv"):
-        exercises.setdefault(row["student"], {})[row["exercise"]] = float(row["points"])
-    return root, grades, exercises, result
+    return (root, *read_grades(root), result)
 
 
 def test_stub_scores_zero_and_solution_full_marks(graded):

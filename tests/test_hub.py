@@ -28,24 +28,18 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browsertools import CHROMIUM, FLAGS, browser, require_browser  # noqa: F401
 
 from autograder import course
 from hub_submissions import BROKEN, CHAPTER, GOOD, NOT_JSON, SMUGGLED, SMUGGLER, answered
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = course.COURSE_ROOT / "artifacts" / "hub"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 INSTRUCTOR = "lfs-t-teacher"
 STUDENTS = (GOOD, SMUGGLER, BROKEN)
 
-_missing = [what for what, ok in (("root", os.geteuid() == 0), (CHROMIUM, Path(CHROMIUM).exists()),
-                                  ("npm", shutil.which("npm")), ("/usr/bin/python3", Path("/usr/bin/python3").exists()),
-                                  ("git", shutil.which("git"))) if not ok]
-if _missing:
-    if os.environ.get("LFS_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"the hub test needs {', '.join(_missing)} (LFS_REQUIRE_BROWSER=1)", pytrace=False)
-    pytest.skip(f"the hub test needs {', '.join(_missing)}", allow_module_level=True)
+require_browser([what for what, ok in (("root", os.geteuid() == 0), ("npm", shutil.which("npm")),
+                                        ("/usr/bin/python3", Path("/usr/bin/python3").exists()),
+                                        ("git", shutil.which("git"))) if not ok])
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -128,12 +122,6 @@ def hub():
         shutil.rmtree(private, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def _shot(page, name):

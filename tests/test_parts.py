@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from autograder import course
-from test_grading import SEED, _nb, read_csv
+from test_grading import SEED, _nb, read_grades
 
 ASSIGNMENT = "90_two_parts"
 PART_A, PART_B = "90a_loops_and_padding", "90b_vectorized"
@@ -64,11 +64,7 @@ def graded(tmp_path_factory):
            str(root / "course" / "solutions"), "--seed", str(SEED), "--jobs", "2", "--no-feedback"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    grades = {r["student"]: r for r in read_csv(root / "grades.csv")}
-    exercises = {}
-    for row in read_csv(root / "grades_by_exercise.csv"):
-        exercises.setdefault(row["student"], {})[row["exercise"]] = float(row["points"])
-    return root, parts, grades, exercises
+    return (root, parts, *read_grades(root))
 
 
 def test_the_course_finds_both_notebooks(graded):

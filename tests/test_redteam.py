@@ -13,7 +13,7 @@ import json
 import pytest
 
 from autograder import course
-from test_grading import (ATTACKED, CHAPTER, HONEST, SOURCE, _cell, _nb, _write, read_csv,
+from test_grading import (ATTACKED, CHAPTER, HONEST, SOURCE, _cell, _nb, _write, read_grades,
                           run_grade, with_conv2d)
 
 HOST_ROOT = str(course.COURSE_ROOT)
@@ -133,11 +133,7 @@ def graded(tmp_path_factory):
         _write(sub / f"stopper-{name}" / CHAPTER, name, data)
     result = run_grade(root, "--no-feedback")
     assert result.returncode == 0, result.stderr[-3000:]
-    grades = {r["student"]: r for r in read_csv(root / "grades.csv")}
-    exercises = {}
-    for row in read_csv(root / "grades_by_exercise.csv"):
-        exercises.setdefault(row["student"], {})[row["exercise"]] = float(row["points"])
-    return root, grades, exercises, result
+    return (root, *read_grades(root), result)
 
 
 def test_the_first_line_says_how_kernels_are_isolated(graded):
