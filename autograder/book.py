@@ -57,12 +57,12 @@ def _title(nb: dict, chapter: str) -> str:
     return chapter
 
 
-def executed_chapter(chapter: str, timeout: int = 300) -> dict:
-    """The solution notebook, hidden tests left out, run top to bottom."""
+def executed_chapter(chapter: str, timeout: int = 300, notebook: str | None = None) -> dict:
+    """The solution notebook (one part of a chapter in parts), hidden tests left out, run top to bottom."""
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(course.source_notebook(chapter), as_version=4)
+    nb = nbformat.read(course.source_notebook(chapter, notebook), as_version=4)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade") and not meta.get("solution"):
@@ -79,9 +79,10 @@ def executed_chapter(chapter: str, timeout: int = 300) -> dict:
     return nb
 
 
-def student_view(executed, chapter: str):
+def student_view(executed, chapter: str, notebook: str | None = None):
     """Answers replaced by the released stubs (and their outputs dropped)."""
-    released = json.loads((course.NOTEBOOKS / chapter / f"{chapter}.ipynb").read_text(encoding="utf-8"))
+    name = notebook or course.notebooks(chapter)[0]
+    released = json.loads((course.NOTEBOOKS / chapter / f"{name}.ipynb").read_text(encoding="utf-8"))
     stubs = {submission._meta(c).get("grade_id"): submission._text(c["source"])
              for c in released["cells"] if submission._meta(c).get("solution")}
     for cell in executed.cells:
@@ -100,7 +101,10 @@ def build(out: Path, chapters=None, timeout: int = 300) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     static = out / "_static"
     vendor_mathjax(static)
-    notebooks = {c: student_view(executed_chapter(c, timeout), c) for c in chapters}
+    # One page per notebook: a chapter in parts (05a_…, 05b_…) gets a page for each part.
+    parts = {n: c for c in chapters for n in course.notebooks(c)}
+    notebooks = {n: student_view(executed_chapter(c, timeout, n), c, n) for n, c in parts.items()}
+    chapters = list(parts)
     titles = {c: _title(notebooks[c], c) for c in chapters}
     exporter = HTMLExporter(template_name="lfs", extra_template_basedirs=[str(TEMPLATES)])
     pages = []
@@ -124,9 +128,9 @@ def build(out: Path, chapters=None, timeout: int = 300) -> list[Path]:
 against <code>torch.nn</code>. This is the read-only edition: to do the exercises, run
 <code>make lab</code> in the repository.</p>
 <h2>Contents</h2>
-<ol class="toc" start="0">
+<ul class="toc">
 {items}
-</ol>
+</ul>
 </body></html>
 """, encoding="utf-8")
     return pages
@@ -135,5 +139,5 @@ against <code>torch.nn</code>. This is the read-only edition: to do the exercise
 def main(args) -> int:
     out = Path(args.out).resolve()
     pages = build(out, args.chapter or None)
-    print(f"web edition: {out / 'index.html'} ({len(pages)} chapters)")
+    print(f"web edition: {out / 'index.html'} ({len(pages)} notebooks)")
     return 0
