@@ -103,3 +103,21 @@ def test_each_part_has_its_own_record(graded):
     root = graded[0]
     records = root / "grading-runs" / "records" / "both" / ASSIGNMENT
     assert sorted(p.stem for p in records.glob("*.json")) == [PART_A, PART_B]
+
+
+def test_bench_grade_class_submits_every_part_with_the_bug_in_the_part_it_edits():
+    """make bench-grade's synthetic students hand in each part of a chapter in parts; a
+    planted bug sits in the one part holding the edited cell, the others stay correct."""
+    import random
+
+    from autograder import bench_grade
+
+    chapter = "05_pooling"
+    parts = course.notebooks(chapter)
+    assert len(parts) > 1
+    nbs, what = bench_grade.make_notebook(chapter, "wrong", random.Random(0))
+    assert sorted(nbs) == parts and what.startswith("wrong")
+    edited = [n for n in parts if nbs[n] != _nb(course.source_notebook(chapter, n))]
+    assert len(edited) == 1, edited
+    stubs, _ = bench_grade.make_notebook(chapter, "stub", random.Random(0))
+    assert all(stubs[n] == _nb(course.NOTEBOOKS / chapter / f"{n}.ipynb") for n in parts)
