@@ -237,7 +237,7 @@ def test_web_edition_renders_figures_and_math(page_factory, book):
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.goto(f"{base}/index.html")
-    links = page.locator(".toc a")
+    links = page.locator("ul.toc a")
     assert links.count() == len(BOOK_CHAPTERS)
     _shot(page, "06-book-index")
     links.first.click()
@@ -250,6 +250,6 @@ def test_web_edition_renders_figures_and_math(page_factory, book):
     assert "BEGIN SOLUTION" not in html and "hidden=True" not in html
     assert "YOUR CODE HERE" in html and "NotImplementedError" in html, "answer cells show the stub"
     page.locator("a.toc").first.click()
-    page.wait_for_selector("ol.toc")
+    page.wait_for_selector("ul.toc")
     _shot(page, "07-book-chapter")
     assert not errors, errors
