@@ -41,12 +41,14 @@ def answers(chapter: str) -> types.SimpleNamespace:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    nb = json.loads(course.source_notebook(chapter).read_text(encoding="utf-8"))
+    # A chapter in parts runs them in order; what a part brings in from an earlier one is the same code.
+    cells = [cell for name in course.notebooks(chapter)
+             for cell in json.loads(course.source_notebook(chapter, name).read_text(encoding="utf-8"))["cells"]]
     namespace = {"__name__": f"bench_{chapter}"}
     # The chapter's own prints and warnings are not the benchmark's output.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for cell in nb["cells"]:
+        for cell in cells:
             meta = submission._meta(cell)
             if cell["cell_type"] != "code" or (meta.get("grade") and not meta.get("solution")):
                 continue

@@ -133,34 +133,43 @@ def _edit(nb: dict, grade_id: str, old: str, new: str, prelude: str = "") -> Non
     cell["source"] = prelude + text.replace(old, new)
 
 
+def _holding(nbs: dict, grade_id: str) -> dict:
+    """The notebook (part) of an assignment that holds the cell ``grade_id``."""
+    return next(nb for nb in nbs.values()
+                if any(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id
+                       for c in nb["cells"]))
+
+
 def make_notebook(chapter: str, kind: str, rng: random.Random) -> tuple[dict, str]:
-    """(notebook, description) of one submission of ``kind``."""
+    """({notebook name: notebook}, description) of one submission of ``kind``: a student
+    submits every part of the assignment; a bug or an attack sits in the part it edits."""
     spec = SPEC[chapter]
+    names = course.notebooks(chapter)
     if kind == "stub":
-        return _load(course.NOTEBOOKS / chapter / f"{chapter}.ipynb"), "stub"
-    nb = _load(course.source_notebook(chapter))
+        return {n: _load(course.NOTEBOOKS / chapter / f"{n}.ipynb") for n in names}, "stub"
+    nbs = {n: _load(course.source_notebook(chapter, n)) for n in names}
     if kind == "correct":
-        return nb, "correct"
+        return nbs, "correct"
     bug = rng.choice(sorted(spec["wrong"]))
     if kind == "wrong":
-        _edit(nb, *spec["wrong"][bug])
-        return nb, f"wrong ({bug})"
+        _edit(_holding(nbs, spec["wrong"][bug][0]), *spec["wrong"][bug])
+        return nbs, f"wrong ({bug})"
     if kind == "patch-allclose+wrong":
-        _edit(nb, *spec["wrong"][bug], prelude=ALLCLOSE_PATCH)
-        return nb, f"hostile (np.allclose patched, {bug})"
+        _edit(_holding(nbs, spec["wrong"][bug][0]), *spec["wrong"][bug], prelude=ALLCLOSE_PATCH)
+        return nbs, f"hostile (np.allclose patched, {bug})"
     if kind == "patch-compare+wrong":
-        _edit(nb, *spec["wrong"][bug], prelude=COMPARE_PATCH)
-        return nb, f"hostile (autograder.compare patched, {bug})"
+        _edit(_holding(nbs, spec["wrong"][bug][0]), *spec["wrong"][bug], prelude=COMPARE_PATCH)
+        return nbs, f"hostile (autograder.compare patched, {bug})"
     if kind == "torch-exec":
         grade_id, answer = spec["torch"]
-        cell = _cell(nb, grade_id)
+        cell = _cell(_holding(nbs, grade_id), grade_id)
         cell["source"] = _text(cell) + answer
-        return nb, f"hostile (torch through exec in {grade_id})"
+        return nbs, f"hostile (torch through exec in {grade_id})"
     if kind == "infinite-loop":
         grade_id, answer = spec["loop"]
-        cell = _cell(nb, grade_id)
+        cell = _cell(_holding(nbs, grade_id), grade_id)
         cell["source"] = _text(cell) + answer
-        return nb, f"hostile (infinite loop in {grade_id})"
+        return nbs, f"hostile (infinite loop in {grade_id})"
     raise ValueError(kind)
 
 
@@ -184,12 +193,13 @@ def write_class(kinds: dict, seed: int, roots) -> dict:
     rng = random.Random(seed + 1)
     described = {}
     for (student, chapter), kind in kinds.items():
-        nb, described[(student, chapter)] = make_notebook(chapter, kind, rng)
-        text = json.dumps(nb, indent=1, ensure_ascii=False)
-        for root in roots:
-            folder = root / "submitted" / student / chapter
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{chapter}.ipynb").write_text(text, encoding="utf-8")
+        nbs, described[(student, chapter)] = make_notebook(chapter, kind, rng)
+        for name, nb in nbs.items():
+            text = json.dumps(nb, indent=1, ensure_ascii=False)
+            for root in roots:
+                folder = root / "submitted" / student / chapter
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
     return described
 
 
@@ -304,7 +314,8 @@ def main(args) -> int:
         mix = {}
         for kind in kinds.values():
             mix[kind] = mix.get(kind, 0) + 1
-        print(f"class: {args.students} students x {len(CHAPTERS)} chapters = {len(kinds)} notebooks "
+        print(f"class: {args.students} students x {len(CHAPTERS)} chapters = {len(kinds)} submissions, "
+              f"{sum(len(course.notebooks(c)) for _, c in kinds)} notebooks "
               f"({', '.join(f'{n} {k}' for k, n in sorted(mix.items()))}); seed {seed}; in {tmp}",
               flush=True)
 
@@ -339,7 +350,7 @@ def main(args) -> int:
             else:
                 real.append(f"{line}\n      fast grader flags: {flags or '-'}: {note[:300]}")
 
-        n = len(kinds)
+        n = sum(len(course.notebooks(c)) for _, c in kinds)  # a chapter in parts: one notebook each
         print()
         print(f"notebooks graded: {n} ({len(fast_total)} rows in grades.csv, "
               f"{len(nb_total)} submissions in nbgrader's gradebook)")

@@ -78,6 +78,10 @@ def release(target: Path = NOTEBOOKS, db_url: str | None = None) -> None:
             raise SystemExit(f"release of {chapter} failed:\n{result['log']}\n{result.get('error', '')}")
         for name in notebooks(chapter):
             _normalize(target / chapter / f"{name}.ipynb")
+        # A chapter split into parts leaves its former single notebook behind: it has no source now.
+        for old in sorted((target / chapter).glob("*.ipynb")):
+            if old.stem not in notebooks(chapter):
+                old.unlink()
     stale = sorted({p.name for p in target.iterdir() if p.is_dir()} - set(chapters()))
     for name in stale:
         shutil.rmtree(target / name)

@@ -12,9 +12,12 @@ matplotlib.use("Agg")
 from autograder import course  # noqa: E402
 
 
-def cells(chapter: str, folder: str = "solutions") -> list[dict]:
-    path = course.COURSE_ROOT / folder / chapter / f"{chapter}.ipynb"
-    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+def cells(chapter: str, folder: str = "solutions", notebook: str | None = None) -> list[dict]:
+    """The cells of one notebook of an assignment, or of all its notebooks (parts) in order."""
+    names = [notebook] if notebook else course.notebooks(chapter)
+    return [cell for name in names
+            for cell in json.loads((course.COURSE_ROOT / folder / chapter / f"{name}.ipynb")
+                                   .read_text(encoding="utf-8"))["cells"]]
 
 
 def source(cell) -> str:
@@ -27,7 +30,8 @@ def nbgrader(cell) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def solution(chapter: str) -> types.SimpleNamespace:
-    """The chapter's reference answers: every code cell but the tests, run in one namespace."""
+    """The chapter's reference answers: every code cell but the tests, run in one namespace
+    (a chapter in parts runs them in order; a part's brought-in functions are the same code)."""
     import matplotlib.pyplot as plt
 
     namespace: dict = {"__name__": f"solution_{chapter}"}

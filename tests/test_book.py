@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -123,3 +124,27 @@ def test_visible_cases_show_a_refusal_where_hidden_ones_grade_one(name):
     refused = [case.note for case in ex.cases(True, 1) if "refuse" in case.note]
     visible = [case.note for case in ex.cases(False, 1) if "refuse" in case.note]
     assert bool(visible) == bool(refused), (name, refused[:3])
+
+
+NOTEBOOKS = [(chapter, name) for chapter in CHAPTERS for name in course.notebooks(chapter)]
+
+
+@pytest.mark.parametrize("chapter, notebook", NOTEBOOKS, ids=[n for _, n in NOTEBOOKS])
+def test_a_notebook_is_one_sitting(chapter, notebook):
+    """At most six graded functions per notebook (a longer chapter comes in parts), and the
+    first cell says how long it takes."""
+    graded = {name.split("/")[0] for cell in cells(chapter, "notebooks", notebook) if nbgrader(cell).get("grade")
+              for name, _ in check_calls(source(cell))}
+    assert 0 < len(graded) <= 6 or chapter.startswith("00"), (notebook, sorted(graded))
+    first = source(cells(chapter, "notebooks", notebook)[0])
+    assert re.search(r"\*\*Time:\*\* about \d", first), f"{notebook}: the first cell states a time estimate"
+
+
+def test_parts_are_named_after_their_assignment():
+    for chapter, notebook in NOTEBOOKS:
+        parts = course.notebooks(chapter)
+        if len(parts) == 1:
+            assert notebook == chapter
+        else:
+            assert re.fullmatch(chapter[:2] + "[a-h]_" + r"\w+", notebook), notebook
+            assert [p[2] for p in parts] == list("abcdefgh"[:len(parts)]), parts

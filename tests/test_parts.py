@@ -23,7 +23,8 @@ def _grade_id(cell):
 def _parts() -> dict:
     cells = _nb()["cells"]
     index = {_grade_id(c): i for i, c in enumerate(cells) if _grade_id(c)}
-    given = cells[:3] + [cells[8]]  # imports, torch for the text, _ntuple
+    ntuple = next(c for c in cells if c["source"].startswith("def _ntuple("))  # found, not indexed: text cells move
+    given = cells[:3] + [ntuple]  # imports, torch for the text, _ntuple
     pad_as_given = dict(cells[index["pad"]], metadata={})  # part b's copy of an earlier answer
     part_a = cells[:index["test_pad"] + 1]
     part_b = given + [pad_as_given] + cells[index["conv2d"]:index["test_conv3d"] + 1]
@@ -99,3 +100,21 @@ def test_each_part_has_its_own_record(graded):
     root = graded[0]
     records = root / "grading-runs" / "records" / "both" / ASSIGNMENT
     assert sorted(p.stem for p in records.glob("*.json")) == [PART_A, PART_B]
+
+
+def test_bench_grade_class_submits_every_part_with_the_bug_in_the_part_it_edits():
+    """make bench-grade's synthetic students hand in each part of a chapter in parts; a
+    planted bug sits in the one part holding the edited cell, the others stay correct."""
+    import random
+
+    from autograder import bench_grade
+
+    chapter = "05_pooling"
+    parts = course.notebooks(chapter)
+    assert len(parts) > 1
+    nbs, what = bench_grade.make_notebook(chapter, "wrong", random.Random(0))
+    assert sorted(nbs) == parts and what.startswith("wrong")
+    edited = [n for n in parts if nbs[n] != _nb(course.source_notebook(chapter, n))]
+    assert len(edited) == 1, edited
+    stubs, _ = bench_grade.make_notebook(chapter, "stub", random.Random(0))
+    assert all(stubs[n] == _nb(course.NOTEBOOKS / chapter / f"{n}.ipynb") for n in parts)
