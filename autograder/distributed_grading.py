@@ -35,6 +35,7 @@ PLUGIN = "lfs-grading-node"
 KEY_PREFIX = "lfs-grade"  # one task group: the scheduler queues it as root tasks
 ALLOWED_FAILURES = 1  # a task whose worker dies twice is not tried a third time
 WORKER_SATURATION = 1.0  # a worker holds only the task it runs
+POLL_SECONDS = 10.0  # how often a coordinator waiting on the cluster checks it has workers
 
 
 class GradingBroke(RuntimeError):
@@ -188,16 +189,15 @@ class DaskNodes:
         return max(8, 3 * threads + 2)
 
     def grade(self, tasks, specs):
-        from distributed import as_completed
+        from distributed import wait
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
         if self.client is None:
             self.connect()
         checks = fingerprint()
-        todo, by_key = list(reversed(tasks)), {}
-        running = as_completed(loop=self.client.loop)
-        window, checked = self._window(), time.monotonic()
+        todo, by_key, running = list(reversed(tasks)), {}, set()
+        window, checked, alone_since = self._window(), time.monotonic(), None
 
         def submit():
             task = todo.pop()
@@ -208,30 +208,44 @@ class DaskNodes:
                 self.sandboxed, self.memory_bytes, checks, key=key, pure=False, retries=0))
 
         try:
-            while todo and running.count() < window:
-                submit()
-            for future in running:
-                task, began = by_key.pop(future.key)
+            while todo or running:
+                while todo and len(running) < window:
+                    submit()
                 try:
-                    verdict = future.result()
-                except KilledWorker as err:
-                    verdict = self._killed(task, specs, err, began)
-                except GradingBroke:
-                    raise
-                except FutureCancelledError as err:
-                    raise GradingBroke(f"the scheduler dropped {task.student}/{task.assignment}: {err}") \
-                        from None
-                except Exception as err:  # noqa: BLE001 - a worker-side failure outside node.grade
-                    raise GradingBroke(f"{task.student}/{task.assignment}/{task.notebook}: "
-                                       f"{type(err).__name__}: {err}") from None
-                future.release()
-                yield verdict
+                    with self.client.as_current():  # wait() uses the current client
+                        done, _ = wait(list(running), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    # Nothing finished: the scheduler holds the tasks while workers come and
+                    # go; only a cluster left without any worker for long stops the run.
+                    if self.client.nthreads():
+                        alone_since = None
+                    elif alone_since is None:
+                        alone_since = time.monotonic()
+                    elif time.monotonic() - alone_since > self.worker_timeout:
+                        raise GradingBroke(f"no worker at {self.address} for "
+                                           f"{self.worker_timeout:.0f} s") from None
+                    continue
+                for future in done:
+                    running.discard(future)
+                    task, began = by_key.pop(future.key)
+                    try:
+                        verdict = future.result()
+                    except KilledWorker as err:
+                        verdict = self._killed(task, specs, err, began)
+                    except GradingBroke:
+                        raise
+                    except FutureCancelledError as err:
+                        raise GradingBroke(f"the scheduler dropped {task.student}/{task.assignment}: "
+                                           f"{err}") from None
+                    except Exception as err:  # noqa: BLE001 - a worker-side failure outside node.grade
+                        raise GradingBroke(f"{task.student}/{task.assignment}/{task.notebook}: "
+                                           f"{type(err).__name__}: {err}") from None
+                    future.release()
+                    yield verdict  # once per task: the coordinator records it once
                 if time.monotonic() - checked > 5:
                     window, checked = self._window(), time.monotonic()
-                while todo and running.count() < window:
-                    submit()
         finally:
-            for future in list(running.futures):
+            for future in running:
                 future.release()
 
     def _killed(self, task, specs, err, began) -> node.Verdict:

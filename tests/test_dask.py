@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, local_run, tmp_path):
 def test_a_notebook_that_stops_two_workers_gets_zero_and_the_reason(cluster, tmp_path):
     """Whatever worker takes the poisoned notebook dies (kill -9, its nanny starts it
     again): after the second death the notebook is not tried a third time."""
-    kinds = make_class(tmp_path, students=2)
+    kinds = make_class(tmp_path, students=1)
     poison = sorted(kinds)[0]
     key_part = f"{poison[0]}/{poison[1]}/{poison[1]}"
     process = subprocess.Popen(grade(tmp_path, "--scheduler", cluster.address),
