@@ -206,7 +206,7 @@ def main(seed: int, students: int, chapters, workdir: Path, plan_class, write_cl
         f"notebooks: {seconds:.1f} s = {len(kinds) / seconds:.1f} notebooks/s"
         f"{' (' + str(len(problems)) + ' problems)' if problems else ''}")
     sources = load_sources(course.SOLUTIONS, list(chapters))
-    first, last, count = gradebook_rate(runs[1][0], sources, 2000)
+    first, last, count = gradebook_rate(runs[1][0], sources, 1000)
     say(f"  gradebook (SQLite), writer alone, {count} notebooks into a fresh gradebook: "
         f"{first:.0f} notebooks/s over the first tenth, {last:.0f}/s over the last")
     return lines
