@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from . import course, gradebook, node, records, sandbox, submission
-from .distributed_grading import GradingBroke
 from .execution import Settings
 from .judge import Judge
 from .paths import COURSE_ROOT
@@ -169,7 +168,12 @@ def main(args) -> int:
     root = Path(args.root).resolve()
     solutions = Path(args.source).resolve() if args.source else course.SOLUTIONS
     pool = None  # on a cluster, each worker makes its own (distributed_grading.GradingNode)
-    if not args.scheduler:
+    broke = ()  # what stops a cluster run (dask is imported only for one)
+    if args.scheduler:
+        from .distributed_grading import DaskNodes, GradingBroke
+
+        broke = (GradingBroke,)
+    else:
         try:
             pool = sandbox.KernelPool(sandboxed=not args.unsandboxed,
                                       limits=sandbox.Limits(memory_bytes=args.memory * 2**20))
@@ -198,8 +202,6 @@ def main(args) -> int:
               file=sys.stderr, flush=True)
         tasks = [read_task(*item) for item in todo]
         if args.scheduler:
-            from .distributed_grading import DaskNodes
-
             nodes = DaskNodes(args.scheduler, seed, settings, sandboxed=not args.unsandboxed,
                               memory_bytes=args.memory * 2**20,
                               log=lambda line: print(line, file=sys.stderr, flush=True))
@@ -227,7 +229,7 @@ def main(args) -> int:
                 print(f"warning: {problem}", file=sys.stderr)
             print(f"feedback written in {time.monotonic() - stage:.1f} s", file=sys.stderr)
         rows, flagged, failed = records.write_reports(root, gb, sources)
-    except GradingBroke as err:
+    except broke as err:
         print(f"grading stopped: {err}\nwhat was graded is recorded; run again to resume.",
               file=sys.stderr)
         return 1
