@@ -32,7 +32,7 @@ from .execution import Settings
 from .judge import Judge
 
 PLUGIN = "lfs-grading-node"
-KEY_PREFIX = "lfs-grade"  # one task group: the scheduler queues it as root tasks
+KEY_PREFIX = "lfs-grade"  # one task group on the scheduler's dashboard
 ALLOWED_FAILURES = 1  # a task whose worker dies twice is not tried a third time
 WORKER_SATURATION = 1.0  # a worker holds only the task it runs
 POLL_SECONDS = 10.0  # how often a coordinator waiting on the cluster checks it has workers
@@ -182,13 +182,13 @@ class DaskNodes:
             self.client = None
 
     def _window(self) -> int:
-        """Tasks in flight: above twice the cluster's threads, so that the scheduler
-        treats them as root tasks and queues them itself (a worker then holds only what it
-        runs); bounded, so that the scheduler never holds a whole course's notebooks."""
+        """Tasks handed to the scheduler at once: enough to keep every thread busy, few
+        enough that the scheduler never holds a whole course's notebooks."""
         threads = sum(self.client.nthreads().values()) or 1
         return max(8, 3 * threads + 2)
 
     def grade(self, tasks, specs):
+        from dask._task_spec import Task
         from distributed import wait
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
@@ -203,9 +203,13 @@ class DaskNodes:
             task = todo.pop()
             key = task_key(task, self.seed, self.settings, checks)
             by_key[key] = (task, time.monotonic())
-            running.add(self.client.submit(
-                grade_task, specs[(task.assignment, task.notebook)], task, self.seed, self.settings,
-                self.sandboxed, self.memory_bytes, checks, key=key, pure=False, retries=0))
+            # A "data producer" is always a root task: the scheduler queues it itself and
+            # hands a worker only what it can run now, however few tasks remain, so a
+            # worker's death counts against the one notebook it was grading.
+            graph = {key: Task(key, grade_task, specs[(task.assignment, task.notebook)], task, self.seed,
+                               self.settings, self.sandboxed, self.memory_bytes, checks,
+                               _data_producer=True)}
+            running.add(self.client.get(graph, key, sync=False))
 
         try:
             while todo or running:
