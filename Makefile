@@ -50,8 +50,12 @@ test: $(STAMP) sandbox-tools
 release: $(STAMP)
 	$(PY) -m autograder release
 
+# SCHEDULER=tcp://HOST:PORT grades on that Dask cluster (README: "Grading a large course");
+# JOBS is then ignored: the cluster's workers set the parallelism.
+SCHEDULER ?=
 grade: $(STAMP) sandbox-tools
-	$(PY) -m autograder grade --jobs $(JOBS) $(if $(SEED),--seed $(SEED))
+	$(PY) -m autograder grade $(if $(SCHEDULER),--scheduler $(SCHEDULER),--jobs $(JOBS)) \
+	  $(if $(SEED),--seed $(SEED))
 
 # Reference answers against torch (float32), one run: ratios, threads, im2col memory.
 bench: $(STAMP)
@@ -59,10 +63,13 @@ bench: $(STAMP)
 
 # The fast grader against plain nbgrader on a synthetic class (20 students x 3 chapters):
 # rates, ratio, score agreement. Slow on nbgrader's side; `STUDENTS=5` shrinks the class.
+# First the cluster figures: ~200 notebooks on a local Dask cluster of 1 and 2 workers
+# (`CLUSTER_STUDENTS=0` skips them).
 STUDENTS ?=
+CLUSTER_STUDENTS ?=
 bench-grade: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m autograder bench-grade --jobs $(JOBS) $(if $(SEED),--seed $(SEED)) \
-	  $(if $(STUDENTS),--students $(STUDENTS))
+	  $(if $(STUDENTS),--students $(STUDENTS)) $(if $(CLUSTER_STUDENTS),--cluster-students $(CLUSTER_STUDENTS))
 
 # The web edition into _build/book (Sphinx, myst-nb, sphinx-book-theme): every notebook
 # executed with the answers, shown with the stubs; MathJax comes from the npm registry once.

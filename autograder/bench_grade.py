@@ -18,6 +18,10 @@ ratio, and whether every (student, assignment) score agrees — nbgrader's score
 gradebook, the fast grader's from grades.csv. A disagreement on a submission the fast
 grader flagged, where nbgrader gave more, is nbgrader being fooled and is listed apart;
 any other disagreement is a real one. Exits 1 on a real disagreement or a grading error.
+
+Before all that, the cluster figures (``bench_cluster``): the same grader on a local Dask
+cluster of 1 and then 2 worker processes, CPU seconds per notebook by chapter, and the
+rate at which the one writing process records verdicts into the gradebook.
 """
 from __future__ import annotations
 
@@ -319,6 +323,10 @@ def main(args) -> int:
               f"({', '.join(f'{n} {k}' for k, n in sorted(mix.items()))}); seed {seed}; in {tmp}",
               flush=True)
 
+        if args.cluster_students:
+            from . import bench_cluster
+
+            bench_cluster.main(seed, args.cluster_students, CHAPTERS, tmp, plan_class, write_class)
         print(f"fast grader: python -m autograder grade --seed {seed} --jobs {args.jobs} ...", flush=True)
         fast_seconds, feedback_seconds, fast_summary = run_fast(fast_root, seed, args.jobs)
         print(f"  {fast_summary}", flush=True)
@@ -399,4 +407,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--loops", type=int, default=2,
                         help="submissions with an infinite loop (each costs 30 s on both sides)")
     parser.add_argument("--workdir", default=None, help="where the temporary course roots go")
+    parser.add_argument("--cluster-students", type=int, default=67,
+                        help="students (x 3 chapters) of the class graded on a local Dask cluster "
+                             "with 1 and 2 workers; 0 skips the cluster figures")
     parser.add_argument("--keep", action="store_true", help="keep the course roots")

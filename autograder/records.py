@@ -93,6 +93,8 @@ def write_record(root: Path, verdict, fingerprint: str) -> None:
               "max_scores": verdict.max_scores, "messages": verdict.messages,
               "seconds": round(verdict.seconds, 2), "feedback": verdict.autograded is not None,
               "unprotected": bool(verdict.extra.get("unprotected"))}
+    if verdict.extra.get("cpu_seconds") is not None:  # measured on a cluster's worker
+        record["cpu_seconds"] = round(verdict.extra["cpu_seconds"], 3)
     atomic_write(record_path(root, verdict.student, verdict.assignment, verdict.notebook),
                  json.dumps(record, indent=1, ensure_ascii=False))
 

@@ -228,6 +228,7 @@ class Kernel:
 
     _count = 0
     _lock = threading.Lock()
+    spent = 0.0  # CPU seconds of every kernel this process has ended (bench-grade's figures)
 
     def __init__(self, cmd: list[str], limits: Limits, cgroups: Cgroups | None):
         with Kernel._lock:
@@ -269,6 +270,9 @@ class Kernel:
         return _descendants_cpu(self.process.pid)
 
     def kill(self) -> None:
+        used = self.cpu_seconds()
+        with Kernel._lock:
+            Kernel.spent += used
         for group in self.groups:
             try:
                 for pid in (group / "cgroup.procs").read_text().split():
