@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bench_grade
+from autograder import bench_grade, course
 from autograder.bench_cluster import ProcessCluster
 from test_grading import read_csv
 
@@ -62,6 +62,11 @@ def recorded(stderr: str) -> list[str]:
     return re.findall(r"\] \d+/\d+ eta +\d+s  (\S+):", stderr)
 
 
+def notebooks_of(kinds) -> list[str]:
+    """Every notebook the class hands in: each part of a chapter in parts."""
+    return sorted(f"{s}/{c}/{n}" for s, c in kinds for n in course.notebooks(c))
+
+
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("local")
@@ -76,7 +81,7 @@ def test_the_cluster_grades_as_the_local_run(cluster, local_run, tmp_path):
     make_class(tmp_path)
     result = run(grade(tmp_path, "--scheduler", cluster.address))
     assert "2 worker(s)" in result.stderr and "allowed-failures 1" in result.stderr, result.stderr[-2000:]
-    assert sorted(recorded(result.stderr)) == sorted(f"{s}/{c}/{c}" for s, c in kinds)
+    assert sorted(recorded(result.stderr)) == notebooks_of(kinds)
     assert (tmp_path / "grades.csv").read_text() == grades
     assert (tmp_path / "grades_by_exercise.csv").read_text() == by_exercise
     rows = read_csv(tmp_path / "grades.csv")
@@ -108,7 +113,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, local_run, tmp_path):
     assert victim is not None, "the run ended before a worker could be killed"
     assert process.returncode == 0, stderr[-4000:]
     done = recorded(stderr)
-    assert sorted(done) == sorted(f"{s}/{c}/{c}" for s, c in kinds)  # each once, none lost
+    assert sorted(done) == notebooks_of(kinds)  # each once, none lost
     assert (tmp_path / "grades.csv").read_text() == grades
     assert (tmp_path / "grades_by_exercise.csv").read_text() == by_exercise
 

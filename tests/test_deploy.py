@@ -109,6 +109,8 @@ def test_every_file_in_deploy_parses():
             ast.parse(text, str(path))
         elif path.suffix == ".toml":
             tomllib.loads(text)
+        elif path.suffix == ".json":
+            assert isinstance(json.loads(text), dict), path
         elif path.name == "Dockerfile":
             instructions = _dockerfile_instructions(path)
             assert instructions[0][0] in ("FROM", "ARG"), path
