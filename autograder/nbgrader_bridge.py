@@ -64,58 +64,28 @@ def grade_path(path, assignment: str, student: str, root):
 
 # The gradebook ---------------------------------------------------------------------
 
-def _text(source) -> str:
-    return "".join(source) if isinstance(source, list) else str(source or "")
-
-
 def register_assignments(root, db_url, assignment: str = "*", course_id: str = "") -> list:
-    """Put what solutions/ holds into the gradebook, for each assignment it does not know.
-
-    What ``nbgrader generate_assignment`` records (assignment, notebook, grade, solution
-    and source cells with their checksums), without writing a release.
-    """
+    """Put what solutions/ holds into the gradebook, for each assignment it does not know:
+    what ``nbgrader generate_assignment`` records, without writing a release (the same
+    filling ``make grade`` does, ``gradebook.prepare``)."""
     import fnmatch
 
-    from nbformat import from_dict
     from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.utils import compute_checksum
 
-    solutions = Path(root) / "solutions"
-    added = []
+    from . import gradebook, grading
+
+    everything = grading.load_sources(Path(root) / "solutions")
+    sources = {name: notebooks for name, notebooks in everything.items()
+               if fnmatch.fnmatch(name, assignment or "*")}
     with Gradebook(db_url, course_id) as gb:
-        for folder in sorted(p for p in solutions.iterdir() if p.is_dir()):
-            name = folder.name
-            if not fnmatch.fnmatch(name, assignment or "*"):
-                continue
-            notebooks = sorted(folder.glob("*.ipynb"))
-            if not notebooks:
-                continue
+        for name, notebooks in list(sources.items()):
             try:
-                known = gb.find_assignment(name)
-                if {n.name for n in known.notebooks} >= {p.stem for p in notebooks}:
-                    continue
+                if {n.name for n in gb.find_assignment(name).notebooks} >= set(notebooks):
+                    del sources[name]
             except MissingEntry:
                 pass
-            gb.update_or_create_assignment(name)
-            for path in notebooks:
-                gb.update_or_create_notebook(path.stem, name)
-                cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-                for cell in cells:
-                    meta = cell.get("metadata", {}).get("nbgrader", {})
-                    grade_id, kind = meta.get("grade_id"), cell.get("cell_type")
-                    if not grade_id:
-                        continue
-                    if meta.get("grade"):
-                        gb.update_or_create_grade_cell(grade_id, path.stem, name,
-                                                       max_score=float(meta.get("points", 0)),
-                                                       cell_type=kind)
-                    if meta.get("solution"):
-                        gb.update_or_create_solution_cell(grade_id, path.stem, name)
-                    gb.update_or_create_source_cell(
-                        grade_id, path.stem, name, cell_type=kind, locked=bool(meta.get("locked")),
-                        source=_text(cell.get("source")), checksum=compute_checksum(from_dict(cell)))
-            added.append(name)
-    return added
+        gradebook.prepare(gb, sources)
+    return sorted(sources)
 
 
 def pre_convert_hook(root, db_url, course_id):
