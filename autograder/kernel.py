@@ -1,8 +1,9 @@
 """The grading kernel: the process that runs one student notebook, inside its sandbox.
 
-It is started fresh (``python -m autograder.kernel`` under bubblewrap, see ``sandbox``),
-never forked from a process that held answers, and its filesystem holds only the Python
-installation, NumPy, matplotlib, this package and ``data/``. So there is nothing secret to
+It is forked by the kernel factory (``zygote``) inside a bubblewrap sandbox (``sandbox``),
+in namespaces of its own; the factory never held answers, submissions or hidden cases,
+and the filesystem holds only the Python installation, NumPy, matplotlib, this package
+and ``data/``. So there is nothing secret to
 find here. What remains in this process is the second layer, which names what was tried:
 - the verdict is not made here. ``check`` only runs the student's function on the cases
   the coordinator sent and ships the raw answers back (``wire``); the coordinator judges
@@ -358,41 +359,16 @@ def allowed_modules() -> frozenset:
     return frozenset(names - BLOCKED_PACKAGES - {"autograder"})
 
 
-CACHE = "/opt/lfs/cache"
-
-
-def build_cache() -> None:
-    """Once per grading run, in a sandbox like the kernels': matplotlib's font list (its
-    paths are the sandbox's) and the allowed imports, so no kernel spends time on them."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401 - writes the font list into MPLCONFIGDIR
-
-    with open(os.path.join(CACHE, "allowed.json"), "w") as fh:
-        json.dump(sorted(allowed_modules()), fh)
-
-
-def _cached_allowed() -> frozenset:
-    import shutil
-
-    try:
-        for name in os.listdir(CACHE):
-            if name.startswith("fontlist"):
-                shutil.copy(os.path.join(CACHE, name), name)
-        with open(os.path.join(CACHE, "allowed.json")) as fh:
-            return frozenset(json.load(fh))
-    except (OSError, ValueError):
-        return frozenset()
-
-
 def warm() -> None:
-    """What every notebook needs, imported before the request arrives."""
+    """What every notebook needs, imported before any request exists (in the factory,
+    ``zygote``, or at the start of an unsandboxed kernel), and the imports answers may use."""
     exercise.load_families()
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401 - the chapters all plot
+
+    _Kernel.allowed = allowed_modules()
 
 
 def _read_request(fd: int) -> Request:
@@ -408,11 +384,17 @@ def _read_request(fd: int) -> Request:
 
 
 def main() -> None:
+    """An unsandboxed kernel (``--unsandboxed``): warm up, then serve one request."""
+    try:
+        warm()
+    except BaseException:  # noqa: BLE001
+        os._exit(1)
+    serve()
+
+
+def serve() -> None:
     """fd 0 carries the request, fd 1 the channel to the coordinator; never returns."""
     try:
-        allowed = _cached_allowed()
-        warm()
-        allowed = allowed or allowed_modules()
         channel = os.dup(1)
         request = _read_request(0)
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -422,7 +404,7 @@ def main() -> None:
         os.closerange(channel + 1, 1 << 16)
         workdir = os.getcwd()
         os.environ.update(HOME=workdir, MPLCONFIGDIR=workdir, MPLBACKEND="Agg")
-        _Kernel.fd, _Kernel.workdir, _Kernel.allowed = channel, os.path.realpath(workdir), allowed
+        _Kernel.fd, _Kernel.workdir = channel, os.path.realpath(workdir)
         _Kernel.course_steps = frozenset(i for i, step in enumerate(request.plan)
                                          if step.kind in ("test", "book"))
         _install_torch_stand_in()

@@ -1,31 +1,36 @@
 """Where a grading kernel runs: a bubblewrap sandbox built as an allow-list.
 
-Each kernel is a fresh ``python`` (never a fork of a process that held answers) in its
-own sandbox:
+One sandbox per grading process holds the kernel factory (``zygote``): a Python that
+imported NumPy, matplotlib and the checks and never holds anything secret. Each kernel is
+forked from it and at once put in namespaces of its own (user, mount, PID, network, IPC),
+with its own scratch tmpfs and /proc, every capability dropped. What each kernel has:
 - mount namespace: read-only /usr, the Python installation, and from the venv only
   NumPy, matplotlib and the distributions they need; this package and ``data/`` at
   /opt/lfs; a size-capped tmpfs as its scratch folder. ``solutions/``, the gradebook,
   ``grading-runs/``, ``submitted/``, ``.git`` and torch are not in it at all;
-- PID, network, IPC, UTS and user namespaces: it sees and signals nothing outside, has
-  no network, runs as uid 65534, and everything it starts dies with it;
+- PID, network, IPC, UTS and user namespaces: it sees and signals nothing outside (not
+  the factory, not another kernel), has no network, runs as uid 65534 without
+  capabilities, and everything it starts dies with it;
 - limits: address space, CPU time, file size (rlimits); processes and CPU accounting
   in a cgroup of its own when the machine offers one.
-Kernels are started one ahead (``KernelPool``), so a notebook never waits for imports.
+Kernels are forked one ahead (``KernelPool``), so a notebook never waits for one.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .paths import COURSE_ROOT
@@ -33,13 +38,12 @@ from .paths import COURSE_ROOT
 INSIDE_ROOT = "/opt/lfs"  # the package and data/ inside the sandbox (paths.COURSE_ROOT there)
 INSIDE_SITE = "/opt/lfs/site"
 SCRATCH = "/tmp/work"
-CACHE = "/opt/lfs/cache"  # built once per run: matplotlib's font list, the allowed imports
 NOBODY = 65534
 KERNEL_DISTRIBUTIONS = ("numpy", "matplotlib")
 MAX_PROCESSES = 64
 PATHS = "import sys; sys.path[:0] = [%r]; import site; site.addsitedir(%r); " % (INSIDE_ROOT, INSIDE_SITE)
-BOOT = PATHS + "from autograder.kernel import main; main()"
-BUILD_CACHE = PATHS + "from autograder.kernel import build_cache; build_cache()"
+BOOT = PATHS + "from autograder.zygote import main; main()"
+FORK_TIMEOUT = 60  # seconds for the factory to answer one fork
 
 
 class SandboxUnavailable(RuntimeError):
@@ -86,9 +90,8 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def command(limits: Limits, cache: str | None = None, building: bool = False) -> list[str]:
-    """The bwrap command line of one kernel (or of the run's one cache build, which alone
-    may write the cache folder)."""
+def command(limits: Limits) -> list[str]:
+    """The bwrap command line of the kernel factory (``zygote``)."""
     base = Path(sys.base_prefix).resolve()
     site_packages = Path(sysconfig.get_paths()["purelib"])
     args = [bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session",
@@ -105,20 +108,21 @@ def command(limits: Limits, cache: str | None = None, building: bool = False) ->
     args += ["--dir", INSIDE_SITE]
     for entry in kernel_site_entries(site_packages):
         args += ["--ro-bind", str(entry), f"{INSIDE_SITE}/{entry.name}"]
+    # /proc: a kernel mounts a fresh one of its own PID namespace, which the kernel allows
+    # only where a /proc without covered parts exists (bwrap's --proc covers /proc/sys);
+    # the factory's is never seen by student code.
     args += ["--ro-bind", str(COURSE_ROOT / "autograder"), f"{INSIDE_ROOT}/autograder",
              "--ro-bind", str(COURSE_ROOT / "data"), f"{INSIDE_ROOT}/data",
-             "--proc", "/proc", "--dev", "/dev",
+             "--bind", "/proc", "/proc", "--dev", "/dev",
              "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
              "--dir", SCRATCH, "--chdir", SCRATCH, "--clearenv"]
-    if cache:
-        args += ["--bind" if building else "--ro-bind", cache, CACHE]
-    env = {"HOME": SCRATCH, "MPLCONFIGDIR": CACHE if building else SCRATCH, "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin",
+    env = {"HOME": SCRATCH, "MPLCONFIGDIR": SCRATCH, "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + [str(base / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"),
-                   "-s", "-E", "-B", "-c", BUILD_CACHE if building else BOOT]
+                   "-s", "-E", "-B", "-c", BOOT, json.dumps(asdict(limits))]
 
 
 def unsandboxed_command() -> list[str]:
@@ -221,44 +225,117 @@ def _descendants_cpu(pid: int) -> float:
     return total
 
 
-# One kernel -----------------------------------------------------------------------------
+# The factory and its kernels ------------------------------------------------------------
+
+def _limit(limits: Limits) -> None:
+    for which, value in ((resource.RLIMIT_AS, limits.memory_bytes),
+                         (resource.RLIMIT_CPU, limits.cpu_seconds),
+                         (resource.RLIMIT_FSIZE, limits.file_bytes),
+                         (resource.RLIMIT_CORE, 0)):
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+class KernelUnavailable(RuntimeError):
+    """The factory did not fork a kernel (it died, or did not answer in time)."""
+
+
+class Zygote:
+    """The sandboxed kernel factory of one grading process, and the way to ask it for a kernel."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.lock = threading.Lock()
+        self.process = None
+        self._start()
+
+    def _start(self) -> None:
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The forked child sends its credentials; with SO_PASSCRED the kernel hands us its
+        # PID as this process sees it (it is another number inside the sandbox).
+        self.control.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.control.settimeout(FORK_TIMEOUT)
+        self.process = subprocess.Popen(command(self.limits), stdin=theirs, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, close_fds=True)
+        theirs.close()
+
+    def fork(self, request_end: int, channel_end: int) -> int:
+        """A new kernel reading its request from ``request_end`` and reporting on
+        ``channel_end``; returns its PID (as seen here). Restarts a dead factory once."""
+        with self.lock:
+            for attempt in (1, 2):
+                try:
+                    socket.send_fds(self.control, [b"F"], [request_end, channel_end])
+                    size = socket.CMSG_SPACE(struct.calcsize("iII"))
+                    data, ancillary, _, _ = self.control.recvmsg(1, size)
+                    for level, kind, payload in ancillary:
+                        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and data == b"k":
+                            return struct.unpack("iII", payload[:12])[0]
+                    raise OSError("the factory answered without credentials")
+                except OSError as err:
+                    if attempt == 2:
+                        raise KernelUnavailable(f"the kernel factory did not answer: {err}") from None
+                    self.close()
+                    self._start()
+
+    def close(self) -> None:
+        try:
+            self.control.close()
+        except OSError:
+            pass
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
 
 class Kernel:
-    """A started sandbox whose Python is warm and waits for its request on stdin."""
+    """A kernel that waits for its request; ``fd`` is the channel it reports on."""
 
     _count = 0
     _lock = threading.Lock()
     spent = 0.0  # CPU seconds of every kernel this process has ended (bench-grade's figures)
 
-    def __init__(self, cmd: list[str], limits: Limits, cgroups: Cgroups | None):
+    def __init__(self, zygote: Zygote | None, limits: Limits, cgroups: Cgroups | None):
         with Kernel._lock:
             Kernel._count += 1
             name = f"k{os.getpid()}-{Kernel._count}"
         self.cgroups = cgroups
         self.groups = cgroups.groups_for(name) if cgroups else []
+        self.pid = None
+        request_end, self.request = os.pipe()
+        self.fd, channel_end = os.pipe()
+        try:
+            if zygote is not None:
+                self.pid = zygote.fork(request_end, channel_end)
+                for group in self.groups:  # before the go-ahead: all it starts is counted
+                    with open(group / "cgroup.procs", "w") as fh:
+                        fh.write(str(self.pid))
+                os.write(self.request, b"G")
+            else:
+                self.pid = self._spawn_unsandboxed(request_end, channel_end, limits)
+        finally:
+            os.close(request_end)
+            os.close(channel_end)
+
+    def _spawn_unsandboxed(self, request_end: int, channel_end: int, limits: Limits) -> int:
         groups = [str(g / "cgroup.procs") for g in self.groups]
 
         def enter():  # in the child, before exec: limits and groups are inherited by all
             for path in groups:
                 with open(path, "w") as fh:
                     fh.write("0")
-            for which, value in ((resource.RLIMIT_AS, limits.memory_bytes),
-                                 (resource.RLIMIT_CPU, limits.cpu_seconds),
-                                 (resource.RLIMIT_FSIZE, limits.file_bytes),
-                                 (resource.RLIMIT_CORE, 0)):
-                soft, hard = resource.getrlimit(which)
-                value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-                resource.setrlimit(which, (value, value))
+            _limit(limits)
 
-        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, preexec_fn=enter,
-                                        close_fds=True)
-        self.fd = self.process.stdout.fileno()
+        self.process = subprocess.Popen(unsandboxed_command(), stdin=request_end, stdout=channel_end,
+                                        stderr=subprocess.DEVNULL, preexec_fn=enter, close_fds=True)
+        return self.process.pid
 
     def send(self, payload: bytes) -> None:
         try:
-            self.process.stdin.write(payload)
-            self.process.stdin.close()
+            with open(self.request, "wb", closefd=True) as pipe:
+                self.request = None
+                pipe.write(payload)
         except (BrokenPipeError, OSError):
             pass  # the kernel died before reading: seen as end of channel
 
@@ -267,31 +344,35 @@ class Kernel:
             used = self.cgroups.cpu_seconds(self.groups)
             if used is not None:
                 return used
-        return _descendants_cpu(self.process.pid)
+        return _descendants_cpu(self.pid) if self.pid else 0.0
 
     def kill(self) -> None:
         used = self.cpu_seconds()
         with Kernel._lock:
             Kernel.spent += used
+        pids = {self.pid} if self.pid else set()
         for group in self.groups:
             try:
-                for pid in (group / "cgroup.procs").read_text().split():
-                    os.kill(int(pid), signal.SIGKILL)
+                pids.update(int(pid) for pid in (group / "cgroup.procs").read_text().split())
             except (OSError, ValueError):
                 pass
-        try:
-            self.process.kill()
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-        for stream in (self.process.stdin, self.process.stdout):
+        for pid in pids:  # the kernel's PID 1 dies with these, and takes its namespace along
             try:
-                stream.close()
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if getattr(self, "process", None) is not None:
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        for fd in (self.request, self.fd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.request = self.fd = None
         for group in self.groups:
             for _ in range(100):  # the group empties a moment after its last process
                 try:
@@ -302,7 +383,7 @@ class Kernel:
 
 
 class KernelPool:
-    """Hands out warm kernels; each thread keeps the next one starting while it grades."""
+    """Hands out kernels; each thread keeps the next one forked while it grades."""
 
     def __init__(self, sandboxed: bool = True, limits: Limits | None = None):
         self.limits = limits or Limits()
@@ -311,31 +392,27 @@ class KernelPool:
             problem = probe()
             if problem:
                 raise SandboxUnavailable(problem)
-        self.cache = None
-        if sandboxed:
-            self.cache = tempfile.mkdtemp(prefix="lfs-kernel-cache-")
-            subprocess.run(command(self.limits, self.cache, building=True), capture_output=True,
-                           timeout=300)
-        self.cmd = command(self.limits, self.cache) if sandboxed else unsandboxed_command()
+        self.zygote = Zygote(self.limits) if sandboxed else None
         self.cgroups = Cgroups()
         self.local = threading.local()
         self.spares: list[Kernel] = []
         self.lock = threading.Lock()
 
     def describe(self) -> str:
-        how = ("bubblewrap sandbox (own mount, PID, network, IPC and user namespaces, uid 65534, "
-               "read-only allow-list filesystem)" if self.sandboxed else
+        how = ("bubblewrap sandbox; each kernel forked from a warm factory into its own user, "
+               "mount, PID, network and IPC namespaces, uid 65534 without capabilities, "
+               "read-only allow-list filesystem" if self.sandboxed else
                "NOT SANDBOXED (--unsandboxed): results are not protected")
         return f"{how}; {self.cgroups.describe()}"
 
     def _start(self) -> Kernel:
-        kernel = Kernel(self.cmd, self.limits, self.cgroups)
+        kernel = Kernel(self.zygote, self.limits, self.cgroups)
         with self.lock:
             self.spares.append(kernel)
         return kernel
 
     def take(self) -> Kernel:
-        """A warm kernel for this thread, and the start of the next one."""
+        """A kernel for this thread, and the start of the next one."""
         kernel = getattr(self.local, "next", None) or self._start()
         self.local.next = self._start()
         with self.lock:
@@ -347,5 +424,5 @@ class KernelPool:
             spares, self.spares = list(self.spares), []
         for kernel in spares:
             kernel.kill()
-        if self.cache:
-            shutil.rmtree(self.cache, ignore_errors=True)
+        if self.zygote is not None:
+            self.zygote.close()
