@@ -46,9 +46,9 @@ class GradingBroke(RuntimeError):
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
     """The checks this process loaded (hashed once: the code in memory is what grades)."""
-    from .grading import checks_fingerprint
+    from . import fingerprint as digest
 
-    return checks_fingerprint()
+    return digest.package()
 
 
 # On the worker ---------------------------------------------------------------------------

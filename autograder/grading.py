@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import course, gradebook, node, records, sandbox, submission
+from . import course, fingerprint, gradebook, node, records, sandbox, submission
 from .execution import Settings
 from .judge import Judge
 from .paths import COURSE_ROOT
@@ -111,16 +111,6 @@ def digest_of(path: Path) -> str:
         return "unreadable"
 
 
-def checks_fingerprint() -> str:
-    """Changes whenever the package that grades changes: a record made by other checks
-    is graded again."""
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def seed_for(root: Path, requested) -> int:
     path = root / "grading-runs" / "seed"
     if requested is not None:
@@ -196,7 +186,8 @@ def main(args) -> int:
     sources = load_sources(solutions, args.assignment)
     specs = {(a, n): s.for_grading() for a, notebooks in sources.items() for n, s in notebooks.items()}
     seed = seed_for(root, args.seed)
-    fingerprint = checks_fingerprint() + ("-unsandboxed" if args.unsandboxed else "")
+    mode = "-unsandboxed" if args.unsandboxed else ""
+    fingerprints = {key: fingerprint.notebook(spec) + mode for key, spec in specs.items()}
     settings = Settings(timeout=args.timeout, total_timeout=max(600.0, args.timeout * 20))
     began = time.monotonic()
     print(f"kernels: {pool.describe()}" if pool else
@@ -208,7 +199,8 @@ def main(args) -> int:
         for line in notes:
             print(f"note: {line}", file=sys.stderr)
         todo = [(s, a, n, p) for s, a, n, p in work
-                if args.force or not records.already_graded(root, s, a, n, digest_of(p), seed, fingerprint)]
+                if args.force or not records.already_graded(root, s, a, n, digest_of(p), seed,
+                                                              fingerprints.get((a, n)))]
         print(f"grading {len(todo)} notebook(s) ({len(work) - len(todo)} already graded), "
               f"seed {seed}, {f'on {args.scheduler}' if args.scheduler else f'{args.jobs} at once'}",
               file=sys.stderr, flush=True)
@@ -225,7 +217,7 @@ def main(args) -> int:
             wrote = time.perf_counter()
             records.write_autograded(root, verdict)
             gradebook.record(gb, verdict)
-            records.write_record(root, verdict, fingerprint)
+            records.write_record(root, verdict, fingerprints[(verdict.assignment, verdict.notebook)])
             writing += time.perf_counter() - wrote
             done += 1
             flags = " ".join(sorted({f for f, _ in verdict.flags}))
