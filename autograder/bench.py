@@ -1,17 +1,26 @@
-"""``make bench``: the book's vectorized reference answers against torch, in one run.
+"""``make bench``: the book's vectorized reference answers against torch and against
+NumPy's own limit, in one run, written to ``data/bench.json`` for the speed appendix.
 
 Each answer is loaded from its chapter in solutions/ (the solution cells, as a student
 would write them), checked equal to torch first, then timed in float32 on realistic
-shapes. Timing is noisy on shared cores and BLAS worker threads keep spinning after a
-matmul and slow the next call, so each side is timed in its own block, with a pause
-between blocks, and the median of several blocks is reported as a ratio.
+shapes. Beside torch's time stands **NumPy's limit** for the same case: for a dense
+convolution, one matrix product with the same multiply-adds (what BLAS does at best with
+the work the layer needs); for the memory-bound layers, one elementwise pass over the
+input (read once, an output of its size written once). Each case has a target against
+one of the two. Timing is noisy on shared cores, and BLAS worker threads keep spinning
+after a matmul and slow the next call, so each side is timed in its own block, with a
+pause between blocks, and the median of several blocks is reported as a ratio. The peak
+extra memory of one call (NumPy's allocations, traced) is reported beside it.
 """
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import io
 import json
+import os
+import platform
 import statistics
 import time
 import tracemalloc
@@ -21,14 +30,17 @@ import warnings
 import numpy as np
 
 from . import course, submission
+from .paths import COURSE_ROOT
 
-# (label, chapter, function, NumPy-call builder, torch-call builder, target ratio)
+RESULTS = COURSE_ROOT / "data" / "bench.json"
+
+# (label, chapter, function, builder, target ratio, "limit" or "torch": what the target is against)
 TARGETS = []
 
 
-def _case(label, chapter, name, target):
+def _case(label, chapter, name, target, against):
     def register(make):
-        TARGETS.append((label, chapter, name, make, target))
+        TARGETS.append((label, chapter, name, make, target, against))
         return make
     return register
 
@@ -61,62 +73,81 @@ def _rand(rng, *shape):
     return rng.standard_normal(shape, dtype=np.float32)
 
 
-@_case("conv2d dense (8,64,56,56)x(64,64,3,3) pad 1", "01_convolution", "conv2d", 2.0)
+def _matmul_limit(rng, rows, inner, columns):
+    """One float32 product with a convolution's multiply-adds: (rows x inner) @ (inner x columns)."""
+    a, b = _rand(rng, rows, inner), _rand(rng, inner, columns)
+    out = np.empty((rows, columns), np.float32)
+    return lambda: np.matmul(a, b, out=out)
+
+
+def _pass_limit(x):
+    """One elementwise pass: read the input once, write an output of its size."""
+    out = np.empty_like(x)
+    return lambda: np.multiply(x, np.float32(1.5), out=out)
+
+
+@_case("conv2d dense (8,64,56,56)x(64,64,3,3) pad 1", "01_convolution", "conv2d", 1.5, "limit")
 def _dense(rng, F):
     x, w = _rand(rng, 8, 64, 56, 56), _rand(rng, 64, 64, 3, 3)
-    return (x, w), {"padding": 1}, lambda t: F.conv2d(t[0], t[1], padding=1)
+    return ((x, w), {"padding": 1}, lambda t: F.conv2d(t[0], t[1], padding=1),
+            _matmul_limit(rng, 64, 64 * 9, 8 * 56 * 56))
 
 
-@_case("conv2d stem (32,3,224,224)x(64,3,7,7) stride 2 pad 3", "01_convolution", "conv2d", 1.5)
+@_case("conv2d stem (32,3,224,224)x(64,3,7,7) stride 2 pad 3", "01_convolution", "conv2d", 1.5, "limit")
 def _stem(rng, F):
     x, w = _rand(rng, 32, 3, 224, 224), _rand(rng, 64, 3, 7, 7)
-    return (x, w), {"stride": 2, "padding": 3}, lambda t: F.conv2d(t[0], t[1], stride=2, padding=3)
+    return ((x, w), {"stride": 2, "padding": 3}, lambda t: F.conv2d(t[0], t[1], stride=2, padding=3),
+            _matmul_limit(rng, 64, 3 * 49, 32 * 112 * 112))
 
 
-@_case("depthwise (16,32,28,28) groups 32, 3x3", "02_groups_dilation", "conv2d", 8.0)
+@_case("depthwise (16,32,28,28) groups 32, 3x3", "02_groups_dilation", "conv2d", 3.0, "torch")
 def _depthwise(rng, F):
     x, w = _rand(rng, 16, 32, 28, 28), _rand(rng, 32, 1, 3, 3)
-    return (x, w), {"padding": 1, "groups": 32}, lambda t: F.conv2d(t[0], t[1], padding=1, groups=32)
+    return ((x, w), {"padding": 1, "groups": 32}, lambda t: F.conv2d(t[0], t[1], padding=1, groups=32),
+            _pass_limit(x))
 
 
 @_case("conv_transpose2d (8,64,28,28)x(64,32,4,4) stride 2 pad 1", "04_transposed_convolution",
-       "conv_transpose2d", 3.0)
+       "conv_transpose2d", 3.0, "torch")
 def _transposed(rng, F):
     x, w = _rand(rng, 8, 64, 28, 28), _rand(rng, 64, 32, 4, 4)
-    return (x, w), {"stride": 2, "padding": 1}, lambda t: F.conv_transpose2d(t[0], t[1], stride=2, padding=1)
+    return ((x, w), {"stride": 2, "padding": 1},
+            lambda t: F.conv_transpose2d(t[0], t[1], stride=2, padding=1),
+            _matmul_limit(rng, 32 * 16, 64, 8 * 28 * 28))
 
 
-@_case("max_pool2d (8,64,112,112) k3 s2 p1", "05_pooling", "max_pool2d", 2.0)
+@_case("max_pool2d (8,64,112,112) k3 s2 p1", "05_pooling", "max_pool2d", 2.0, "torch")
 def _maxpool(rng, F):
     x = _rand(rng, 8, 64, 112, 112)
-    return (x, 3), {"stride": 2, "padding": 1}, lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1)
+    return ((x, 3), {"stride": 2, "padding": 1}, lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1),
+            _pass_limit(x))
 
 
-@_case("max_pool2d with return_indices", "05_pooling", "max_pool2d", 4.0)
+@_case("max_pool2d with return_indices", "05_pooling", "max_pool2d", 4.0, "torch")
 def _maxpool_indices(rng, F):
     x = _rand(rng, 8, 64, 112, 112)
     return ((x, 3), {"stride": 2, "padding": 1, "return_indices": True},
-            lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1, return_indices=True))
+            lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1, return_indices=True), _pass_limit(x))
 
 
-@_case("batch_norm training (32,64,56,56)", "08_batch_norm", "batch_norm", 2.0)
+@_case("batch_norm training (32,64,56,56)", "08_batch_norm", "batch_norm", 2.0, "torch")
 def _batchnorm(rng, F):
     x = _rand(rng, 32, 64, 56, 56)
     mean, var = np.zeros(64, np.float32), np.ones(64, np.float32)
     return ((x, mean, var), {"training": True},
-            lambda t: F.batch_norm(t[0], t[1].clone(), t[2].clone(), training=True))
+            lambda t: F.batch_norm(t[0], t[1].clone(), t[2].clone(), training=True), _pass_limit(x))
 
 
-@_case("group_norm (8,64,56,56) G=32", "10_instance_group_norm", "group_norm", 4.0)
+@_case("group_norm (8,64,56,56) G=32", "10_instance_group_norm", "group_norm", 3.0, "torch")
 def _groupnorm(rng, F):
     x = _rand(rng, 8, 64, 56, 56)
-    return (x, 32), {}, lambda t: F.group_norm(t[0], 32)
+    return (x, 32), {}, lambda t: F.group_norm(t[0], 32), _pass_limit(x)
 
 
-@_case("layer_norm over (64,56,56)", "09_layer_rms_norm", "layer_norm", 4.0)
+@_case("layer_norm over (64,56,56)", "09_layer_rms_norm", "layer_norm", 3.0, "torch")
 def _layernorm(rng, F):
     x = _rand(rng, 8, 64, 56, 56)
-    return (x, (64, 56, 56)), {}, lambda t: F.layer_norm(t[0], (64, 56, 56))
+    return (x, (64, 56, 56)), {}, lambda t: F.layer_norm(t[0], (64, 56, 56)), _pass_limit(x)
 
 
 def _median_time(fn, repeats):
@@ -132,17 +163,42 @@ def _first(value):
     return value[0] if isinstance(value, tuple) else value
 
 
-def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
+def _peak_extra_bytes(call) -> int:
+    """NumPy's largest extra allocation during one call (the output included)."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def machine() -> dict:
+    """What the figures were measured on: they mean nothing without it."""
     import torch
     from threadpoolctl import threadpool_info
 
+    model = platform.processor()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
+    blas = [{"library": i.get("internal_api"), "version": i.get("version"), "threads": i.get("num_threads"),
+             "architecture": i.get("architecture")} for i in threadpool_info()]
+    return {"cpu": model, "cores": os.cpu_count(), "machine": platform.machine(),
+            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "blas": blas,
+            "date": datetime.date.today().isoformat()}
+
+
+def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
+    import torch
+
     F = torch.nn.functional
     rng = np.random.default_rng(0)
-    blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info())
-    print(f"torch {torch.__version__}: {torch.get_num_threads()} threads; numpy {np.__version__}: {blas}")
-    print(f"{'case':58} {'numpy ms':>9} {'torch ms':>9} {'ratio':>6} {'target':>6}")
+    print(f"{'case':58} {'numpy':>7} {'limit':>7} {'torch':>7} {'/limit':>7} {'/torch':>7} "
+          f"{'target':>12} {'peak MiB':>9}")
     results = []
-    for label, chapter, name, make, target in TARGETS:
+    for label, chapter, name, make, target, against in TARGETS:
         if only and not any(o in label for o in only):
             continue
         try:
@@ -150,42 +206,48 @@ def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
         except (FileNotFoundError, AttributeError) as err:
             print(f"{label:58} skipped: {type(err).__name__} {err}")
             continue
-        args, kwargs, torch_call = make(rng, F)
+        args, kwargs, torch_call, limit_call = make(rng, F)
         tensors = tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args)
         got, want = _first(fn(*args, **kwargs)), _first(torch_call(tensors)).numpy()
-        if not np.allclose(got, want, rtol=1e-3, atol=1e-3):
-            print(f"{label:58} NOT EQUAL to torch (max error {np.max(np.abs(got - want)):.3g})")
+        if not np.allclose(got, want, rtol=1e-3, atol=1e-3) or got.dtype != want.dtype:
+            print(f"{label:58} NOT EQUAL to torch (dtype {got.dtype} vs {want.dtype}, "
+                  f"max error {np.max(np.abs(got.astype(np.float64) - want)):.3g})")
             continue
-        numpy_times, torch_times = [], []
+        timed = {"numpy": [], "limit": [], "torch": []}
+        calls = {"numpy": lambda: fn(*args, **kwargs), "limit": limit_call, "torch": lambda: torch_call(tensors)}
         with torch.no_grad():
             for _ in range(blocks):
-                numpy_times.append(_median_time(lambda: fn(*args, **kwargs), 3))
-                time.sleep(pause)
-                torch_times.append(_median_time(lambda: torch_call(tensors), 3))
-                time.sleep(pause)
-        n, t = statistics.median(numpy_times), statistics.median(torch_times)
-        ratio = n / t
-        mark = "ok" if ratio <= target else "over"
-        print(f"{label:58} {n * 1e3:9.1f} {t * 1e3:9.1f} {ratio:6.2f} {target:5.1f}x {mark}")
-        results.append({"case": label, "numpy_ms": n * 1e3, "torch_ms": t * 1e3, "ratio": ratio,
-                        "target": target})
-    _im2col_memory()
+                for side, call in calls.items():
+                    timed[side].append(_median_time(call, 3))
+                    time.sleep(pause)
+        n, limit, t = (statistics.median(timed[side]) * 1e3 for side in ("numpy", "limit", "torch"))
+        peak = _peak_extra_bytes(calls["numpy"])
+        input_bytes = args[0].nbytes
+        ratio = n / limit if against == "limit" else n / t
+        row = {"case": label, "numpy_ms": round(n, 3), "limit_ms": round(limit, 3), "torch_ms": round(t, 3),
+               "vs_limit": round(n / limit, 3), "vs_torch": round(n / t, 3), "target": target,
+               "against": against, "met": ratio <= target, "peak_extra_mib": round(peak / 2**20, 1),
+               "peak_extra_inputs": round(peak / input_bytes, 2)}
+        results.append(row)
+        print(f"{label:58} {n:7.1f} {limit:7.1f} {t:7.1f} {n / limit:7.2f} {n / t:7.2f} "
+              f"{f'{target:.1f}x {against}':>12} {row['peak_extra_mib']:9.1f} "
+              f"{'ok' if row['met'] else 'OVER'}")
     return results
 
 
-def _im2col_memory():
-    """Peak extra memory of an im2col convolution, as a multiple of the input's size."""
-    conv = answers("01_convolution").conv2d
-    x = np.random.default_rng(1).standard_normal((8, 64, 56, 56), dtype=np.float32)
-    w = np.random.default_rng(2).standard_normal((64, 64, 3, 3), dtype=np.float32)
-    tracemalloc.start()
-    conv(x, w, padding=1)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"im2col memory: conv2d 3x3 on {x.nbytes / 2**20:.1f} MiB of input peaks at "
-          f"{peak / 2**20:.1f} MiB extra ({peak / x.nbytes:.1f}x the input)")
-
-
 def main(args) -> int:
-    run(blocks=args.blocks, only=args.only)
+    info = machine()
+    blas = ", ".join(f"{b['library']} {b['version']} ({b['architecture']}, {b['threads']} threads)"
+                     for b in info["blas"])
+    print(f"{info['cpu']}, {info['cores']} cores; torch {info['torch']} ({info['torch_threads']} threads); "
+          f"numpy {info['numpy']}: {blas}")
+    print("times in ms (median of blocks); limit: NumPy's own bound for the case (one matrix product "
+          "with the same multiply-adds, or one pass over the input)")
+    results = run(blocks=args.blocks, only=args.only)
+    if not args.only:  # a partial run does not replace the book's figures
+        RESULTS.write_text(json.dumps({"machine": info, "cases": results}, indent=1) + "\n")
+        print(f"written: {RESULTS.relative_to(COURSE_ROOT)}")
+    over = [row["case"] for row in results if not row["met"]]
+    print(f"targets met: {len(results) - len(over)} of {len(results)}"
+          + (f"; over: {'; '.join(over)}" if over else ""))
     return 0

@@ -375,7 +375,7 @@ def main(args) -> int:
         print(f"with the feedback HTML too: fast {fast_seconds:.1f} s ({n / fast_seconds:.2f}/s, "
               f"feedback {feedback_seconds:.1f} s), nbgrader {nb_all:.1f} s ({n / nb_all:.2f}/s, "
               f"feedback {nb_feedback:.1f} s): {nb_all / fast_seconds:.1f}x")
-        print(f"scores agree on {agree} of {n} (student, assignment); nbgrader fooled on {len(fooled)}, "
+        print(f"scores agree on {agree} of {len(described)} (student, assignment); nbgrader fooled on {len(fooled)}, "
               f"real disagreements {len(real)}")
         if fooled:
             print("nbgrader fooled (an attack the fast grader flagged, where nbgrader gave more; the "
