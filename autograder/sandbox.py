@@ -164,6 +164,19 @@ class Cgroups:
         else:
             self.pids = self._make(Path("/sys/fs/cgroup/pids/lfs-grader"))
             self.cpu = self._make(Path("/sys/fs/cgroup/cpuacct/lfs-grader"))
+        for parent in {self.pids, self.cpu} - {None}:
+            self._remove_stale(parent)
+
+    @staticmethod
+    def _remove_stale(parent: Path) -> None:
+        """Groups a killed grading process left behind (named k<its pid>-<n>), once empty."""
+        for group in parent.glob("k*-*"):
+            owner = group.name[1:].split("-")[0]
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                try:
+                    group.rmdir()
+                except OSError:
+                    pass
 
     @staticmethod
     def _make(folder: Path, v2=False) -> Path | None:
@@ -295,6 +308,7 @@ class Kernel:
     _count = 0
     _lock = threading.Lock()
     spent = 0.0  # CPU seconds of every kernel this process has ended (bench-grade's figures)
+    cleaners: list = []  # threads removing the cgroups of ended kernels
 
     def __init__(self, zygote: Zygote | None, limits: Limits, cgroups: Cgroups | None):
         with Kernel._lock:
@@ -373,13 +387,23 @@ class Kernel:
                 except OSError:
                     pass
         self.request = self.fd = None
-        for group in self.groups:
-            for _ in range(100):  # the group empties a moment after its last process
-                try:
-                    group.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.02)
+        if self.groups:  # a group empties a moment after its last process: not worth waiting for
+            cleaner = threading.Thread(target=_remove_groups, args=(self.groups,), daemon=True)
+            cleaner.start()
+            with Kernel._lock:
+                Kernel.cleaners = [t for t in Kernel.cleaners if t.is_alive()] + [cleaner]
+
+
+def _remove_groups(groups: list[Path]) -> None:
+    for group in groups:
+        for _ in range(250):
+            try:
+                group.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
 
 
 class KernelPool:
@@ -426,3 +450,7 @@ class KernelPool:
             kernel.kill()
         if self.zygote is not None:
             self.zygote.close()
+        with Kernel._lock:
+            cleaners, Kernel.cleaners = list(Kernel.cleaners), []
+        for cleaner in cleaners:
+            cleaner.join()
