@@ -289,6 +289,12 @@ def _pad_hidden(rng):
     out += [
         pad_case(rng, (1, 2, 5, 6), (-1, 2, 0, -2), value=1.5,
                  note="negative constant padding crops"),
+        pad_case(rng, (1, 2, 4, 5), (-1, 2, 1, -2), mode="reflect",
+                 note="negative reflect padding crops; the mirror is about the original edge"),
+        pad_case(rng, (2, 5, 4), (2, -3, -1, 0), mode="replicate",
+                 note="negative replicate padding crops"),
+        pad_case(rng, (1, 1, 3, 3), (-3, -1, 0, 0), mode="replicate",
+                 note="cropped below nothing (torch refuses)"),
         pad_case(rng, (1, 1, 3, 3), (3, 0, 0, 0), mode="reflect",
                  note="reflect by as much as the width (torch refuses)"),
         pad_case(rng, (1, 1, 3, 3), (1, 1), mode="reflect",
