@@ -84,7 +84,7 @@ def judge(ex, case, index, total, hidden, outcome: Outcome, expected: Expected) 
     problem = compare.compare(expected.value, outcome.value)
     if problem is None:
         return None
-    return fail(problem, diagnose(ex, case, outcome.value, expected.value))
+    return fail(problem, problem.hint or diagnose(ex, case, outcome.value, expected.value))
 
 
 def diagnose(ex, case, got, expected) -> str | None:
@@ -94,7 +94,7 @@ def diagnose(ex, case, got, expected) -> str | None:
             wrong = variant.compute(case)
         except Exception:  # noqa: BLE001 - a variant may not apply to this case
             continue
-        if wrong is not None and compare.compare(wrong, got) is None:
+        if wrong is not None and compare.compare(wrong, got, dtype=False) is None:
             return variant.hint
     if ex.diagnose is not None:
         try:

@@ -31,6 +31,8 @@ class Mismatch:
 
     summary: str
     detail: str = ""
+    # The likely bug, when the mismatch itself names one (an upcast dtype).
+    hint: str | None = None
 
 
 def as_outputs(value) -> tuple:
@@ -52,8 +54,13 @@ def _type_problem(got):
     return f"returned a {type_name.split('.')[-1]}, expected a NumPy array"
 
 
-def compare(expected, got) -> Mismatch | None:
-    """None when ``got`` matches ``expected`` (torch's outputs) under the policy."""
+def compare(expected, got, dtype: bool = True) -> Mismatch | None:
+    """None when ``got`` matches ``expected`` (torch's outputs) under the policy.
+
+    The output's dtype is part of the answer: float32 in, float32 out, as torch does.
+    ``dtype=False`` compares values only (a known-wrong variant is recognised by its
+    values, whatever dtype the student's answer has).
+    """
     expected = as_outputs(expected)
     if len(expected) > 1:
         if not isinstance(got, (tuple, list)):
@@ -64,17 +71,47 @@ def compare(expected, got) -> Mismatch | None:
         got = (got,)
     for position, (exp, out) in enumerate(zip(expected, got)):
         where = f"output {position}: " if len(expected) > 1 else ""
-        problem = compare_one(np.asarray(exp), out)
+        problem = compare_one(np.asarray(exp), out, dtype)
         if problem:
             problem.summary = where + problem.summary
             return problem
     return None
 
 
-def compare_one(exp: np.ndarray, got) -> Mismatch | None:
+def compare_one(exp: np.ndarray, got, dtype: bool = True) -> Mismatch | None:
     # A warning on stderr zeroes an nbgrader test cell; overflow in a wrong answer is normal.
     with np.errstate(all="ignore"):
-        return _compare_one(exp, got)
+        problem = _compare_one(exp, got)
+        if problem is None and dtype:
+            problem = dtype_problem(exp, got)
+        return problem
+
+
+UPCAST_HINT = (
+    "the answer was computed in float64 although the input is float32: a buffer made "
+    "with np.zeros(shape) / np.empty(shape) / np.ones(shape) without dtype= is float64, "
+    "and a float64 array or np.float64 constant mixed in promotes the whole result. "
+    "Make buffers with dtype=input.dtype (or np.zeros_like(input)) and keep constants "
+    "Python floats")
+
+
+def dtype_problem(exp: np.ndarray, got) -> Mismatch | None:
+    """The output's dtype must be torch's exactly: float32 stays float32, indices int64.
+
+    Values are compared first: a dtype is only worth a message once the numbers are right.
+    """
+    got_dtype = np.asarray(got).dtype
+    if got_dtype == exp.dtype:
+        return None
+    summary = f"the values match, but the dtype is {got_dtype}; torch returns {exp.dtype}"
+    if exp.dtype == np.float32 and got_dtype == np.float64:
+        return Mismatch(summary, "torch keeps float32 input in float32", hint=UPCAST_HINT)
+    if exp.dtype.kind == "f" and got_dtype.kind == "f":
+        return Mismatch(summary, f"the output's dtype follows the input's: return {exp.dtype}")
+    if exp.dtype.kind in "iu":
+        return Mismatch(summary, f"torch's indices are {exp.dtype}: return "
+                        f"{exp.dtype} (np.argmax gives it; .astype({exp.dtype}) otherwise)")
+    return Mismatch(summary, f"return {exp.dtype}")
 
 
 def _compare_one(exp: np.ndarray, got) -> Mismatch | None:

@@ -66,6 +66,12 @@ class Exercise:
     # The student's function name, for feedback; an exercise that grades a later
     # chapter's extension of a function is named "conv2d/groups" but calls conv2d.
     function: str = ""
+    # How many hidden cases are graded again in float32, besides one visible case: torch
+    # keeps float32 in float32, and so must the answer (compare.dtype_problem). 0 only
+    # where float32 has no meaning for the exercise (a finite-difference gradient).
+    float32_cases: int = 4
+    # Case -> its float32 form, or None where the case has nothing to cast.
+    to_float32: Callable[[Case], Case | None] | None = None
 
     def __post_init__(self):
         self.function = self.function or self.name.split("/")[0]
@@ -73,11 +79,24 @@ class Exercise:
     def cases(self, hidden: bool, seed: int) -> list:
         rng = np.random.default_rng([seed, _stable_hash(self.name), int(hidden)])
         if hidden:
-            return list(self.hidden(rng))
+            cases = list(self.hidden(rng))
+            return cases + self.float32(cases, self.float32_cases)
         visible = list(self.visible(rng))
+        # The float32 case comes last: a bug in the values is met in float64 first.
+        visible += self.float32(visible, 1) if self.float32_cases else []
         if any(_says_refused(case) for case in visible):
             return visible
         return visible + self.visible_refusal(seed)
+
+    def float32(self, cases: list, count: int) -> list:
+        """Up to ``count`` of ``cases`` again in float32, spread over the list; refusals
+        and cases with no float64 array are left out."""
+        cast = self.to_float32 or float32_case
+        made = [c for c in (cast(case) for case in cases if not _says_refused(case)) if c]
+        if len(made) <= count or count == 0:
+            return made[:count]
+        step = len(made) / count
+        return [made[int(i * step)] for i in range(count)]
 
     def visible_refusal(self, seed: int) -> list:
         """One refusal for the visible cases, so that a student meets the ValueError rule
@@ -86,6 +105,60 @@ class Exercise:
         exercise grades no refusal."""
         rng = np.random.default_rng([seed, _stable_hash(self.name), 2])
         return next(([case] for case in self.hidden(rng) if _says_refused(case)), [])
+
+
+def float32_case(case: Case) -> Case | None:
+    """The same call with every float64 array in float32 (integer arrays, such as indices,
+    and Python numbers stay as they are); None when there is nothing to cast."""
+    found = []
+
+    def cast(value):
+        if isinstance(value, np.ndarray) and value.dtype == np.float64:
+            found.append(True)
+            return value.astype(np.float32)
+        if isinstance(value, tuple):
+            return tuple(cast(v) for v in value)
+        if isinstance(value, list):
+            return [cast(v) for v in value]
+        if isinstance(value, dict):
+            return {k: cast(v) for k, v in value.items()}
+        return value
+
+    args, kwargs, extra = cast(case.args), cast(case.kwargs), cast(case.extra)
+    if not found:
+        return None
+    note = f"{case.note} (float32)" if case.note else "float32"
+    return Case(args, kwargs, note=note, extra=extra)
+
+
+def case_float_dtype(case: Case):
+    """float32 for the float32 form of a case, else float64."""
+    found = []
+    float32_case_walk((case.args, case.kwargs, case.extra), found)
+    return np.float32 if found else np.float64
+
+
+def float32_case_walk(value, found):
+    if isinstance(value, np.ndarray) and value.dtype == np.float32:
+        found.append(True)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            float32_case_walk(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            float32_case_walk(v, found)
+
+
+def module_to(module, dtype):
+    """What torch's ``module.to(dtype)`` does, for a student's NumPy module: its float
+    arrays (weight, bias, running statistics) become ``dtype``. The grader does it before
+    a float32 case, as torch's reference module is made float32."""
+    if dtype == np.float64:
+        return module
+    for name, value in list(vars(module).items()):
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            setattr(module, name, value.astype(dtype))
+    return module
 
 
 def _says_refused(case: Case) -> bool:

@@ -65,3 +65,22 @@ def call_case(fn, case, **overrides):
     kwargs = dict(case.kwargs)
     kwargs.update(overrides)
     return call(fn, *case.args, **kwargs)
+
+
+def case_dtype(case):
+    """torch's dtype for a module case: float32 when the case's arrays are float32 (the
+    float32 form of a case, ``exercise.float32_case``), else float64."""
+    found = []
+
+    def walk(value):
+        if isinstance(value, np.ndarray):
+            found.append(value.dtype)
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    walk((case.args, case.kwargs, case.extra))
+    return torch().float32 if np.dtype(np.float32) in found else torch().float64

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import oracle
 from ..compare import compare_one
-from ..exercise import Case, Exercise, Variant, register
+from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
 
 BN_ARGS = ("input", "running_mean", "running_var", "weight", "bias", "training",
            "momentum", "eps")
@@ -330,8 +330,7 @@ def _state(module):
     """What torch's module holds after a step, as plain arrays."""
     if getattr(module, "running_mean", None) is None:
         return []
-    return [np.array(module.running_mean, dtype=np.float64),
-            np.array(module.running_var, dtype=np.float64),
+    return [np.asarray(module.running_mean).copy(), np.asarray(module.running_var).copy(),
             np.asarray(module.num_batches_tracked)]
 
 
@@ -346,16 +345,16 @@ def _set_mode(module, mode):
 
 def _module_run(cls, case):
     """Build the student's module, record its initial state, replay the steps."""
-    module = cls(*case.args, **case.kwargs)
+    module = module_to(cls(*case.args, **case.kwargs), case_float_dtype(case))
     weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
     out = [np.asarray(weight is not None), np.asarray(bias is not None),
            np.asarray(getattr(module, "running_mean", None) is not None),
            np.asarray(bool(getattr(module, "training", None)))]
     if weight is not None:
-        out.append(np.array(weight, dtype=np.float64))
+        out.append(np.asarray(weight))
         module.weight = case.extra["weight"].copy()
     if bias is not None:
-        out.append(np.array(bias, dtype=np.float64))
+        out.append(np.asarray(bias))
         module.bias = case.extra["bias"].copy()
     out += _state(module)
     for mode, x in case.extra["steps"]:
@@ -368,7 +367,7 @@ def _module_run(cls, case):
 
 def _torch_module(name, case):
     t = oracle.torch()
-    module = getattr(t.nn, name)(*case.args, **case.kwargs).double()
+    module = getattr(t.nn, name)(*case.args, **case.kwargs).to(oracle.case_dtype(case))
     return t, module
 
 

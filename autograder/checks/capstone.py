@@ -276,7 +276,7 @@ def _sgd_torch(case, loss_kind="mean", training=True, sign=1.0, grad_fn=None, de
     F = oracle.F()
     x, labels, lr = case.args
     params = case.extra["params"]
-    model = model_from(params, t.float64)
+    model = model_from(params, oracle.case_dtype(case))
     model.train(training)
     xt, yt = t.from_numpy(x.copy()), t.from_numpy(labels.copy())
     if detach_stats:

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 
 from .. import oracle
-from ..exercise import Case, Exercise, Variant, register
+from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
 
 CONV_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
 TORCH_CONV = {1: "conv1d", 2: "conv2d", 3: "conv3d"}
@@ -289,6 +289,12 @@ def _pad_hidden(rng):
     out += [
         pad_case(rng, (1, 2, 5, 6), (-1, 2, 0, -2), value=1.5,
                  note="negative constant padding crops"),
+        pad_case(rng, (1, 2, 4, 5), (-1, 2, 1, -2), mode="reflect",
+                 note="negative reflect padding crops; the mirror is about the original edge"),
+        pad_case(rng, (2, 5, 4), (2, -3, -1, 0), mode="replicate",
+                 note="negative replicate padding crops"),
+        pad_case(rng, (1, 1, 3, 3), (-3, -1, 0, 0), mode="replicate",
+                 note="cropped below nothing (torch refuses)"),
         pad_case(rng, (1, 1, 3, 3), (3, 0, 0, 0), mode="reflect",
                  note="reflect by as much as the width (torch refuses)"),
         pad_case(rng, (1, 1, 3, 3), (1, 1), mode="reflect",
@@ -380,7 +386,7 @@ def module_case(rng, c_in, c_out, k, size=(6, 7), n=2, note="", **options):
 
 
 def _module_run(cls, case):
-    module = cls(*case.args, **case.kwargs)
+    module = module_to(cls(*case.args, **case.kwargs), case_float_dtype(case))
     shape = np.array(np.shape(getattr(module, "weight", None)))
     has_bias = np.array(getattr(module, "bias", None) is not None)
     module.weight = case.extra["weight"].copy()
@@ -390,7 +396,7 @@ def _module_run(cls, case):
 
 def _module_reference(case):
     t = oracle.torch()
-    module = t.nn.Conv2d(*case.args, **case.kwargs).double()
+    module = t.nn.Conv2d(*case.args, **case.kwargs).to(oracle.case_dtype(case))
     shape, has_bias = np.array(module.weight.shape), np.array(module.bias is not None)
     with t.no_grad():
         module.weight.copy_(t.from_numpy(case.extra["weight"]))

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from .. import compare, oracle
-from ..exercise import Case, Exercise, Variant, register
+from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
 
 IN_ARGS = ("input",)
 GN_ARGS = ("input", "num_groups", "weight", "bias", "eps")
@@ -24,7 +24,10 @@ def _arr(rng, shape, scale=1.0, shift=0.0):
 
 
 def _t(value):
-    return None if value is None else oracle.torch().from_numpy(np.array(value, dtype=np.float64))
+    if value is None:
+        return None
+    value = np.array(value)  # float32 cases stay float32, like the input they go with
+    return oracle.torch().from_numpy(value if value.dtype.kind == "f" else value.astype(np.float64))
 
 
 def _normalize(x, dims, eps, unbiased=False, eps_outside=False):
@@ -397,7 +400,7 @@ def _module_run(cls, case):
     Returns (has/shape for weight, bias, running_mean, running_var), one output per
     step, then the running statistics after the last step (empty when there are none).
     """
-    module = cls(*case.args, **case.kwargs)
+    module = module_to(cls(*case.args, **case.kwargs), case_float_dtype(case))
     report = []
     for name in PARAMS:
         report += list(_param(module, name))
@@ -420,7 +423,7 @@ def _module_run(cls, case):
 def _module_reference(torch_name, transform=None):
     def reference(case):
         t = oracle.torch()
-        module = getattr(t.nn, torch_name)(*case.args, **case.kwargs).double()
+        module = getattr(t.nn, torch_name)(*case.args, **case.kwargs).to(oracle.case_dtype(case))
         report = []
         for name in PARAMS:
             value = getattr(module, name, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import compare, oracle
-from ..exercise import Case, Exercise, Variant, register
+from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
 
 LN_ARGS = ("input", "normalized_shape", "weight", "bias", "eps")
 RMS_ARGS = ("input", "normalized_shape", "weight", "eps")
@@ -306,7 +306,7 @@ def _param(module, name):
 
 def _module_run(cls, case):
     """Build the module, report its parameters' presence and shapes, set them, call it."""
-    module = cls(*case.args, **case.kwargs)
+    module = module_to(cls(*case.args, **case.kwargs), case_float_dtype(case))
     has_w, w_shape = _param(module, "weight")
     has_b, b_shape = _param(module, "bias")
     if getattr(module, "weight", None) is not None:
@@ -319,7 +319,7 @@ def _module_run(cls, case):
 def _module_reference(torch_name):
     def reference(case):
         t = oracle.torch()
-        module = getattr(t.nn, torch_name)(*case.args, **case.kwargs).double()
+        module = getattr(t.nn, torch_name)(*case.args, **case.kwargs).to(oracle.case_dtype(case))
         has_w = np.array(getattr(module, "weight", None) is not None)
         has_b = np.array(getattr(module, "bias", None) is not None)
         w_shape = np.array(module.weight.shape if has_w else [], dtype=np.int64)

@@ -1,5 +1,5 @@
-"""Chapter 05 — pooling: max / avg pool 1d/2d/3d, max_pool2d_loop, lp_pool1d/2d and
-fractional_max_pool2d.
+"""Chapter 05 — pooling: max / avg pool 1d/2d/3d, max_pool2d_loop, lp_pool1d/2d/3d and
+fractional_max_pool2d (fractional_max_pool3d: ``fractional.py``).
 
 Everything about grading these exercises is here: the seeded grids of valid parameters,
 the edge cases (ceil_mode's last window, padding = kernel // 2, NaN, -inf, ties), the
@@ -25,7 +25,7 @@ FRAC_ARGS = ("input", "kernel_size", "output_size", "output_ratio", "return_indi
              "_random_samples")
 NAMES = {"max": {1: "max_pool1d", 2: "max_pool2d", 3: "max_pool3d"},
          "avg": {1: "avg_pool1d", 2: "avg_pool2d", 3: "avg_pool3d"},
-         "lp": {1: "lp_pool1d", 2: "lp_pool2d"}}
+         "lp": {1: "lp_pool1d", 2: "lp_pool2d", 3: "lp_pool3d"}}
 
 
 def _tuple(value, d):
@@ -457,7 +457,7 @@ for _d in (1, 2, 3):
         variants=_avg_variants(_d), diagnose=_diagnose("avg", _d)))
 
 
-# lp_pool1d/2d ----------------------------------------------------------------------------
+# lp_pool1d/2d/3d ----------------------------------------------------------------------------
 def lp_case(rng, d, size, norm_type, kernel, *, n=2, c=2, batched=True, values="positive",
             note="", **kwargs):
     shape = ((n,) if batched else ()) + (c,) + tuple(size)
@@ -468,11 +468,11 @@ def lp_case(rng, d, size, norm_type, kernel, *, n=2, c=2, batched=True, values="
 def _visible_lp(d):
     def cases(rng):
         return [
-            lp_case(rng, d, (4, 6)[:d], 2, 2, note="p = 2, stride defaults to kernel_size"),
-            lp_case(rng, d, (5, 5)[:d], 1, 3, stride=1, note="p = 1: sum pooling"),
-            lp_case(rng, d, (6, 5)[:d], 3, 2, stride=1, values="normal",
+            lp_case(rng, d, (4, 6, 5)[:d], 2, 2, note="p = 2, stride defaults to kernel_size"),
+            lp_case(rng, d, (5, 5, 4)[:d], 1, 3, stride=1, note="p = 1: sum pooling"),
+            lp_case(rng, d, (6, 5, 4)[:d], 3, 2, stride=1, values="normal",
                     note="p = 3 with negative inputs (NaN where the sum is negative)"),
-            lp_case(rng, d, (5, 6)[:d], float("inf"), 2, values="normal",
+            lp_case(rng, d, (5, 6, 4)[:d], float("inf"), 2, values="normal",
                     note="p = inf: max pooling of |x|"),
         ]
     return cases
@@ -481,10 +481,10 @@ def _visible_lp(d):
 def _hidden_lp(d):
     def cases(rng):
         out = []
-        strides = (None, 1, 2, 3) if d == 1 else (None, 1, 2, (2, 1), (1, 3))
+        strides = (None, 1, 2, 3) if d == 1 else (None, 1, 2, (2, 1, 1)[:d], (1, 3, 2)[:d])
         for norm, ceil_mode in itertools.product(
                 (1, 2, 3, 1.5, 4.0, float("inf"), -float("inf")), (False, True)):
-            size = _sizes(rng, d, 3, 9)
+            size = _sizes(rng, d, 3, 9 if d < 3 else 6)
             kernel = int(rng.integers(1, 4)) if d == 1 else (
                 _sizes(rng, d, 1, 4) if rng.random() < 0.5 else int(rng.integers(1, 4)))
             kwargs = {"ceil_mode": ceil_mode}
@@ -498,14 +498,14 @@ def _hidden_lp(d):
                                note=f"norm_type={norm}, stride={stride}, ceil_mode={ceil_mode}",
                                **kwargs))
         out += [
-            lp_case(rng, d, (7, 7)[:d], 2, 3, stride=2, ceil_mode=True,
+            lp_case(rng, d, (7, 7, 5)[:d], 2, 3, stride=2, ceil_mode=True,
                     note="ceil_mode: a last partial window (its average times the kernel size)"),
-            lp_case(rng, d, (7, 7)[:d], 3, 2, stride=1, values="normal",
+            lp_case(rng, d, (7, 7, 5)[:d], 3, 2, stride=1, values="normal",
                     note="p = 3 with negative inputs"),
-            lp_case(rng, d, (4, 5)[:d], 2, (4, 5)[:d] if d == 2 else 4,
+            lp_case(rng, d, (4, 5)[:d], 2, (4, 5, 3)[:d] if d > 1 else 4,
                     note="kernel as large as the input"),
-            lp_case(rng, d, (1, 1)[:d], 2, 1, n=1, c=1, note="size-1 everything"),
-            lp_case(rng, d, (3, 3)[:d], 2, 4, note="kernel larger than the input (torch refuses)"),
+            lp_case(rng, d, (1, 1, 1)[:d], 2, 1, n=1, c=1, note="size-1 everything"),
+            lp_case(rng, d, (3, 3, 3)[:d], 2, 4, note="kernel larger than the input (torch refuses)"),
         ]
         return out
     return cases
@@ -559,7 +559,7 @@ def _lp_variants(d):
                 total = oracle.call(oracle.F().avg_pool2d, xp[..., None, :], (1, k[0]), (1, s[0]),
                                     ceil_mode=True, divisor_override=1)[..., 0, :]
             else:
-                total = oracle.call(oracle.F().avg_pool2d, xp, k, s, ceil_mode=True,
+                total = oracle.call(getattr(oracle.F(), NAMES["avg"][d]), xp, k, s, ceil_mode=True,
                                     divisor_override=1)
             return total ** (1.0 / p)
 
@@ -587,7 +587,7 @@ def _lp_variants(d):
     ]
 
 
-for _d in (1, 2):
+for _d in (1, 2, 3):
     register(Exercise(
         name=NAMES["lp"][_d], arg_names=LP_ARGS, visible=_visible_lp(_d), hidden=_hidden_lp(_d),
         reference=_lp_reference(_d), variants=_lp_variants(_d), diagnose=_diagnose("lp", _d)))

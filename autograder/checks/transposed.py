@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from .. import oracle
-from ..exercise import Case, Exercise, Variant, register
+from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
 from .conv import _flip
 
 CT_ARGS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
@@ -361,7 +361,7 @@ def module_case(rng, c_in, c_out, k, size=(4, 5), n=2, output_size=None, batched
 
 
 def _module_run(cls, case):
-    module = cls(*case.args, **case.kwargs)
+    module = module_to(cls(*case.args, **case.kwargs), case_float_dtype(case))
     shape = np.array(np.shape(getattr(module, "weight", None)))
     has_bias = np.array(getattr(module, "bias", None) is not None)
     module.weight = case.extra["weight"].copy()
@@ -374,7 +374,7 @@ def _module_run(cls, case):
 
 def _module_reference(case, ignore_output_size=False):
     t = oracle.torch()
-    module = t.nn.ConvTranspose2d(*case.args, **case.kwargs).double()
+    module = t.nn.ConvTranspose2d(*case.args, **case.kwargs).to(oracle.case_dtype(case))
     shape, has_bias = np.array(module.weight.shape), np.array(module.bias is not None)
     with t.no_grad():
         module.weight.copy_(t.from_numpy(case.extra["weight"]))

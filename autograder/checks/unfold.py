@@ -406,7 +406,7 @@ def _matrix_reference(case, weight=None, input_size=None, **changes):
     h, wd = case.args[1] if input_size is None else input_size
     kwargs = dict(case.kwargs, **changes)
     c_in = w.shape[1]
-    basis = t.eye(c_in * h * wd, dtype=t.float64).reshape(-1, c_in, h, wd)
+    basis = t.eye(c_in * h * wd, dtype=oracle.to_torch(w).dtype).reshape(-1, c_in, h, wd)
     out = oracle.call(oracle.F().conv2d, basis.numpy(), w, **kwargs)
     return out.reshape(out.shape[0], -1).T.copy()
 

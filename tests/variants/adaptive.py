@@ -37,7 +37,7 @@ def catalogue():
         spatial, lead = x.shape[-d:], x.shape[:-d]
         per_axis = [edges(L, o) if o else [] for L, o in zip(spatial, sizes)]
         widest = int(np.prod([max([e - s for s, e in ax] or [1]) for ax in per_axis]))
-        values = np.zeros(lead + sizes)
+        values = np.zeros(lead + sizes, dtype=x.dtype)
         indices = np.zeros(lead + sizes, dtype=np.int64)
         for pos in itertools.product(*[range(o) for o in sizes]):
             box = [(0, L) for L in spatial] if whole_plane else [per_axis[k][p] for k, p in enumerate(pos)]
@@ -81,7 +81,7 @@ def catalogue():
             out = input
             for axis, o in zip(range(-d, 0), sizes):
                 L = out.shape[axis]
-                pool = np.zeros((o, L))
+                pool = np.zeros((o, L), dtype=input.dtype)
                 for i, (s, e) in enumerate(_edges(L, o)):
                     pool[i, s:e] = 1 / (e - s)
                 with np.errstate(all="ignore"):

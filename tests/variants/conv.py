@@ -10,6 +10,10 @@ def catalogue():
     def flipped(x, w, b=None, **kw):
         return ref.conv2d(x, w[..., ::-1, ::-1], b, **kw)
 
+    def upcast(x, w, b=None, **kw):
+        """Right values, but float32 input comes back float64 (a float64 buffer)."""
+        return ref.conv2d(x.astype(np.float64), w.astype(np.float64), b, **kw)
+
     def bias_ignored(x, w, b=None, **kw):
         return ref.conv2d(x, w, None, **kw)
 
@@ -63,6 +67,7 @@ def catalogue():
 
     return [
         ("conv2d", flipped, "kernel is flipped"),
+        ("conv2d", upcast, "np.zeros(shape)"),
         ("conv2d", bias_ignored, "bias is missing"),
         ("conv2d", padding_at_end, "padded one side only"),
         ("conv2d", same_extra_first, "extra padding at the end"),

@@ -131,8 +131,8 @@ def _avg_wrongs(ref, f, d):
 
 def _lp_wrongs(ref, f, d):
     nt = ref._ntuple
-    max_pool = ref.max_pool1d if d == 1 else ref.max_pool2d
-    avg_pool = ref.avg_pool1d if d == 1 else ref.avg_pool2d
+    max_pool = getattr(ref, f"max_pool{d}d")
+    avg_pool = getattr(ref, f"avg_pool{d}d")
 
     def stride_one(input, norm_type, kernel_size, stride=None, ceil_mode=False):
         return f(input, norm_type, kernel_size, 1 if stride is None else stride, ceil_mode)
@@ -158,7 +158,7 @@ def _lp_wrongs(ref, f, d):
             if d == 1:
                 total = ref.avg_pool2d(xp[..., None, :], (1, k[0]), (1, s[0]), 0, True, True, 1)[..., 0, :]
             else:
-                total = ref.avg_pool2d(xp, k, s, 0, True, True, 1)
+                total = getattr(ref, f"avg_pool{d}d")(xp, k, s, 0, True, True, 1)
             return total ** (1.0 / norm_type)
 
     def inf_without_abs(input, norm_type, kernel_size, stride=None, ceil_mode=False):
@@ -237,9 +237,35 @@ def catalogue():
             out.append((f"avg_pool{d}d", _named(f"avg_pool{d}d", fn), hint))
     for fn, hint in _max_wrongs(ref, ref.max_pool2d_loop, 2):
         out.append(("max_pool2d_loop", _named("max_pool2d_loop", fn), hint))
-    for d in (1, 2):
+    for d in (1, 2, 3):
         for fn, hint in _lp_wrongs(ref, getattr(ref, f"lp_pool{d}d"), d):
             out.append((f"lp_pool{d}d", _named(f"lp_pool{d}d", fn), hint))
     for fn, hint in _frac_wrongs(ref):
         out.append(("fractional_max_pool2d", _named("fractional_max_pool2d", fn), hint))
+    for fn, hint in _frac3_wrongs(ref):
+        out.append(("fractional_max_pool3d", _named("fractional_max_pool3d", fn), hint))
+    for d in (1, 2, 3):
+        out.append((f"avg_pool{d}d", _named(f"avg_pool{d}d", _upcast(getattr(ref, f"avg_pool{d}d"))),
+                    "np.zeros(shape)"))
     return out
+
+
+def _upcast(f):
+    """Right values, computed in float64 whatever the input (a float64 buffer or divisor)."""
+    def upcast(input, *args, **kwargs):
+        return f(input.astype(np.float64), *args, **kwargs)
+    return upcast
+
+
+def _frac3_wrongs(ref):
+    f = ref.fractional_max_pool3d
+
+    def samples_in_2d_order(input, kernel_size, output_size=None, output_ratio=None,
+                            return_indices=False, _random_samples=None):
+        return f(input, kernel_size, output_size, output_ratio, return_indices,
+                 None if _random_samples is None else _random_samples[..., ::-1].copy())
+
+    def nan_ignored(input, *args, **kwargs):
+        return f(np.where(np.isnan(input), -np.inf, input), *args, **kwargs)
+
+    return [(samples_in_2d_order, "(T, H, W)"), (nan_ignored, "propagates NaN")]
