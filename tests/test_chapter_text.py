@@ -70,7 +70,8 @@ def test_editing_the_text_changes_only_what_was_edited():
     raw = _raw(PARTS)
     before = json.loads(raw)["cells"]
     text = chapter_text.notebook_to_text(raw)
-    test_marker = next(line for line in text.splitlines() if "nbgrader" in line and '"grade": true' in line)
+    test_marker = next(line for line in text.splitlines()
+                       if "nbgrader" in line and '"grade": true' in line)
     solution = {"grade": False, "grade_id": "new_answer", "locked": False, "schema_version": 3,
                 "solution": True, "task": False}
     added = ("# %%\nprint('a new example')\n\n"

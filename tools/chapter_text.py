@@ -1,7 +1,7 @@
 """A chapter as plain text (jupytext's percent format) and back, byte for byte.
 
-    .venv/bin/python tools/chapter_text.py to-text solutions/01_convolution/01_convolution.ipynb 01.py
-    .venv/bin/python tools/chapter_text.py to-notebook 01.py solutions/01_convolution/01_convolution.ipynb
+    python tools/chapter_text.py to-text solutions/01_convolution/01_convolution.ipynb 01.py
+    python tools/chapter_text.py to-notebook 01.py solutions/01_convolution/01_convolution.ipynb
 
 The notebook in solutions/ is the source of truth; the text form is for editing a whole
 chapter at once. It is jupytext's `py:percent` format: a YAML header with the notebook's
