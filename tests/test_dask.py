@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -27,6 +28,8 @@ from test_grading import read_csv
 
 SEED = 2027
 CHAPTERS = bench_grade.CHAPTERS
+SLOW_STUDENTS = ("student03", "student04", "student05", "student06")
+PAUSE = 0.5  # seconds
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +43,19 @@ def cluster(tmp_path_factory):
         cluster.close()
 
 
-def make_class(root: Path, students: int = 10) -> dict:
+def make_class(root: Path, students: int = 10, slow=None) -> dict:
+    """The synthetic class. A notebook grades in a fraction of a second, too fast to be
+    caught mid-grading: the submissions of students 03-06 (``slow``: these keys) start
+    with a cell that sleeps, so a test can kill the worker holding one."""
     kinds = bench_grade.plan_class(students, SEED, loops=0)
     bench_grade.write_class(kinds, SEED, [root])
+    slow = {k: PAUSE for k in kinds if k[0] in SLOW_STUDENTS} if slow is None else slow
+    for (student, chapter), seconds in slow.items():
+        for path in (root / "submitted" / student / chapter).glob("*.ipynb"):
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            nb["cells"].insert(0, {"cell_type": "code", "execution_count": None, "metadata": {},
+                                   "outputs": [], "source": f"import time\ntime.sleep({seconds})"})
+            path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
     return kinds
 
 
@@ -121,8 +134,9 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, local_run, tmp_path):
 def test_a_notebook_that_stops_two_workers_gets_zero_and_the_reason(cluster, tmp_path):
     """Whatever worker takes the poisoned notebook dies (kill -9, its nanny starts it
     again): after the second death the notebook is not tried a third time."""
-    kinds = make_class(tmp_path, students=1)
+    kinds = bench_grade.plan_class(1, SEED, loops=0)
     poison = sorted(kinds)[0]
+    make_class(tmp_path, students=1, slow={poison: 10})
     key_part = f"{poison[0]}/{poison[1]}/{poison[1]}"
     process = subprocess.Popen(grade(tmp_path, "--scheduler", cluster.address),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
