@@ -58,14 +58,43 @@ def expected_for(ex, case) -> Expected:
         return Expected(refusal=f"{type(err).__name__}: {first_line}"[:300])
 
 
-def judge(ex, case, index, total, hidden, outcome: Outcome, expected: Expected) -> str | None:
-    """None when the outcome is right; otherwise the feedback message."""
+@dataclass
+class Failure:
+    """Why one case failed, as data; ``message()`` puts it in words, last."""
+
+    ex: exercise.Exercise
+    case: exercise.Case
+    index: int
+    total: int
+    hidden: bool
+    problem: compare.Mismatch | None  # None: the function is not written yet
+    hint: compare.Hint | None = None
+    hint_seen_in: int | None = None  # the later case the hint comes from, when not this one
+
+    @property
+    def bug_id(self) -> str | None:
+        return self.hint.id if self.hint else None
+
+    def message(self) -> str:
+        if self.problem is None:
+            return (f"{self.ex.function} is not implemented yet: replace `raise NotImplementedError()` "
+                    f"with your code, then run this cell again.")
+        here = self.hint if self.hint_seen_in is None else None
+        text = compare.failure_message(self.ex.function, self.ex.arg_names, self.case, self.index,
+                                       self.total, self.hidden, self.problem, here.text if here else None)
+        if self.hint_seen_in is not None:
+            text += (f"\n  likely bug (seen in {self.ex.function} case {self.hint_seen_in + 1}): "
+                     f"{self.hint.text}")
+        return text
+
+
+def judge(ex, case, index, total, hidden, outcome: Outcome, expected: Expected) -> Failure | None:
+    """None when the outcome is right; otherwise what is wrong."""
     def fail(problem, hint=None):
-        return compare.failure_message(ex.function, ex.arg_names, case, index, total, hidden, problem, hint)
+        return Failure(ex, case, index, total, hidden, problem, hint)
 
     if outcome.error == "NotImplementedError":
-        return (f"{ex.function} is not implemented yet: replace `raise NotImplementedError()` "
-                f"with your code, then run this cell again.")
+        return fail(None)
     if expected.refusal is not None:
         refused = f"torch refuses this configuration ({expected.refusal})"
         if outcome.error is None:
@@ -79,28 +108,32 @@ def judge(ex, case, index, total, hidden, outcome: Outcome, expected: Expected) 
                 refused, f"raise ValueError there; you raised {outcome.error}: {outcome.message}"))
         return None
     if outcome.error is not None:
-        detail = outcome.where
-        return fail(compare.Mismatch(f"raised {outcome.error}: {outcome.message}", detail))
+        return fail(compare.Mismatch(f"raised {outcome.error}: {outcome.message}", outcome.where))
     problem = compare.compare(expected.value, outcome.value)
     if problem is None:
         return None
     return fail(problem, problem.hint or diagnose(ex, case, outcome.value, expected.value))
 
 
-def diagnose(ex, case, got, expected) -> str | None:
-    """The hint of the first known-wrong variant whose answer equals the student's."""
-    for variant in ex.variants:
+def diagnose(ex, case, got, expected) -> compare.Hint | None:
+    """The first known bug that applies to this case and gives the student's answer."""
+    for bug in ex.bugs:
         try:
-            wrong = variant.compute(case)
-        except Exception:  # noqa: BLE001 - a variant may not apply to this case
+            if not bug.applies(case):
+                continue
+            wrong = bug.answer(case)
+        except Exception:  # noqa: BLE001 - a bug may not be computable on this case
             continue
         if wrong is not None and compare.compare(wrong, got, dtype=False) is None:
-            return variant.hint
+            return bug.as_hint
     if ex.diagnose is not None:
         try:
-            return ex.diagnose(case, got, expected)
+            hint = ex.diagnose(case, got, expected)
         except Exception:  # noqa: BLE001
             return None
+        if isinstance(hint, str):  # the older form: words without an id
+            return compare.Hint("diagnosed", hint)
+        return hint
     return None
 
 
@@ -124,29 +157,29 @@ def check(name: str, fn, hidden: bool = False) -> None:
     seed = runtime.hidden_seed() if hidden else runtime.VISIBLE_SEED
     cases = ex.cases(hidden, seed)
     outcomes = (run_student(ex, fn, case) for case in cases)
-    message = first_failure(ex, cases, outcomes, [expected_for(ex, c) for c in cases], hidden)
-    if message:
-        raise CheckFailed(message) from None
+    failure = first_failure(ex, cases, outcomes, [expected_for(ex, c) for c in cases], hidden)
+    if failure:
+        raise CheckFailed(failure.message(), failure.bug_id) from None
     scope = "hidden" if hidden else "visible"
     print(f"{name}: all {len(cases)} {scope} cases match torch")
 
 
-def first_failure(ex, cases, outcomes, expected, hidden) -> str | None:
-    """The message of the first failing case, or None when all pass.
+def first_failure(ex, cases, outcomes, expected, hidden) -> Failure | None:
+    """The first failing case, or None when all pass.
 
     When the first failure names no likely bug (a crash, say), the later cases are still
     judged, and the first hint found there is added: the student learns the bug either way.
     """
     first = None
     for index, (case, outcome, exp) in enumerate(zip(cases, outcomes, expected)):
-        message = judge(ex, case, index, len(cases), hidden, outcome, exp)
-        if message is None:
+        failure = judge(ex, case, index, len(cases), hidden, outcome, exp)
+        if failure is None:
             continue
         if first is None:
-            first = message
-            if "likely bug:" in message or "not implemented yet" in message:
+            first = failure
+            if failure.hint is not None or failure.problem is None:
                 return first
-        elif "likely bug:" in message:
-            hint = message.split("likely bug:", 1)[1].strip()
-            return f"{first}\n  likely bug (seen in {ex.function} case {index + 1}): {hint}"
+        elif failure.hint is not None:
+            first.hint, first.hint_seen_in = failure.hint, index
+            return first
     return first

@@ -25,6 +25,14 @@ def tolerance(dtype) -> tuple[float, float]:
     return 1e-4, 1e-5
 
 
+@dataclass(frozen=True)
+class Hint:
+    """A likely bug: a stable id (tests and records key on it) and its one wording."""
+
+    id: str
+    text: str
+
+
 @dataclass
 class Mismatch:
     """Why one output differs from torch's, already in words."""
@@ -32,7 +40,7 @@ class Mismatch:
     summary: str
     detail: str = ""
     # The likely bug, when the mismatch itself names one (an upcast dtype).
-    hint: str | None = None
+    hint: Hint | None = None
 
 
 def as_outputs(value) -> tuple:
@@ -87,12 +95,12 @@ def compare_one(exp: np.ndarray, got, dtype: bool = True) -> Mismatch | None:
         return problem
 
 
-UPCAST_HINT = (
+UPCAST_HINT = Hint("upcast-to-float64", (
     "the answer was computed in float64 although the input is float32: a buffer made "
     "with np.zeros(shape) / np.empty(shape) / np.ones(shape) without dtype= is float64, "
     "and a float64 array or np.float64 constant mixed in promotes the whole result. "
     "Make buffers with dtype=input.dtype (or np.zeros_like(input)) and keep constants "
-    "Python floats")
+    "Python floats"))
 
 
 def dtype_problem(exp: np.ndarray, got) -> Mismatch | None:

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .compare import Hint
+
 
 @dataclass
 class Case:
@@ -25,7 +27,8 @@ class Case:
 
     ``args`` / ``kwargs`` are the call itself (NumPy arrays and plain values).
     ``note`` says what the case is about, shown in feedback ("'same' with an even kernel").
-    Where torch refuses a case (raises), the student's function must raise ValueError.
+    ``refused`` says why torch refuses the case (``refused(case, why)``): the student's
+    function must then raise ValueError, and ``tests/test_book.py`` proves torch refuses it.
     ``extra`` carries what a custom ``run`` needs beyond the call (module states, steps).
     """
 
@@ -33,15 +36,45 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     note: str = ""
     extra: dict = field(default_factory=dict)
+    refused: str = ""
 
 
-@dataclass
-class Variant:
-    """A known-wrong answer, computed with torch, and the hint it earns."""
+def refused(case: Case, why: str) -> Case:
+    """Declare that torch refuses ``case``, and why; the note says so to the student."""
+    case.refused = why
+    if "refuse" not in case.note:
+        case.note = f"{case.note} (torch refuses: {why})" if case.note else f"torch refuses: {why}"
+    return case
 
-    name: str
+
+@dataclass(frozen=True)
+class Bug:
+    """A known bug: a stable id, the one hint it earns, when it applies, and the wrong
+    answer it gives (computed with torch). A student's answer equal to ``answer(case)``
+    on a case where ``when(case)`` holds earns ``hint``; ``tests/variants`` holds a NumPy
+    implementation with exactly this bug for every id."""
+
+    id: str
     hint: str
-    compute: Callable[[Case], Any]
+    answer: Callable[[Case], Any]
+    when: Callable[[Case], bool] | None = None
+
+    def applies(self, case: Case) -> bool:
+        return self.when is None or bool(self.when(case))
+
+    @property
+    def as_hint(self) -> Hint:
+        return Hint(self.id, self.hint)
+
+    # The older names (families not yet in the declarative form).
+    name = property(lambda self: self.id)
+    compute = property(lambda self: self.answer)
+
+
+def Variant(name: str, hint: str, compute: Callable[[Case], Any]) -> Bug:  # noqa: N802
+    """The older form of a bug (``compute`` returns None where it does not apply); its id
+    is its name."""
+    return Bug(name, hint, compute)
 
 
 def default_run(fn, case: Case):
@@ -58,9 +91,10 @@ class Exercise:
     visible: Callable[[np.random.Generator], list]
     hidden: Callable[[np.random.Generator], list]
     reference: Callable[[Case], Any]
-    variants: list = field(default_factory=list)
+    bugs: list = field(default_factory=list)  # Bug, tried in order
     run: Callable = default_run
-    # Extra hints beyond the variants: (case, got, expected) -> hint or None.
+    # Hints no single wrong answer gives (a wrong shape, say): (case, got, expected) ->
+    # a Hint or None.
     diagnose: Callable | None = None
     family: str = ""
     # The student's function name, for feedback; an exercise that grades a later
@@ -162,7 +196,7 @@ def module_to(module, dtype):
 
 
 def _says_refused(case: Case) -> bool:
-    return "refuse" in case.note
+    return bool(case.refused) or "refuse" in case.note
 
 
 def _stable_hash(text: str) -> int:

@@ -54,7 +54,7 @@ def family_files(check_names) -> set[Path]:
         except KeyError:
             continue
         parts = [ex.visible, ex.hidden, ex.reference, ex.run, ex.diagnose]
-        parts += [variant.compute for variant in ex.variants]
+        parts += [part for bug in ex.bugs for part in (bug.answer, bug.when) if part]
         todo |= {family for family in map(_family_of, parts) if family}
     seen = set()
     while todo:

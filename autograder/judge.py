@@ -55,4 +55,5 @@ class Judge:
                             error=raw.get("error"), message=str(raw.get("message") or ""),
                             where=str(raw.get("where") or ""))
                     for raw in outcomes_raw]
-        return first_failure(ex, cases, outcomes, self.expected_for(key), hidden)
+        failure = first_failure(ex, cases, outcomes, self.expected_for(key), hidden)
+        return failure.message() if failure else None

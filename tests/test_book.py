@@ -83,7 +83,7 @@ def test_every_exercise_has_variants_and_hidden_cases(name):
     ex = exercise.get(name)
     hidden = ex.cases(True, 1)
     assert len(hidden) >= len(ex.cases(False, 1)) >= 1
-    assert len(ex.variants) >= 1 or ex.diagnose is not None, f"{name}: no known wrong answer"
+    assert len(ex.bugs) >= 1 or ex.diagnose is not None, f"{name}: no known wrong answer"
 
 
 def test_release_ships_the_exercise_stubs_with_their_docstrings():
@@ -148,3 +148,21 @@ def test_parts_are_named_after_their_assignment():
         else:
             assert re.fullmatch(chapter[:2] + "[a-h]_" + r"\w+", notebook), notebook
             assert [p[2] for p in parts] == list("abcdefgh"[:len(parts)]), parts
+
+
+def _all_cases(ex):
+    for hidden, seed in ((False, 0), (True, 1), (True, 2)):
+        yield from ex.cases(hidden, seed)
+
+
+@pytest.mark.parametrize("name", sorted(exercise.all_exercises()))
+def test_declared_refusals_are_exactly_what_torch_refuses(name):
+    """A case says torch refuses it (``refused(case, why)``) exactly when torch raises."""
+    from autograder.api import expected_for
+    from autograder.exercise import _says_refused
+
+    ex = exercise.get(name)
+    for case in _all_cases(ex):
+        refusal = expected_for(ex, case).refusal
+        assert _says_refused(case) == (refusal is not None), (
+            f"{name}: case {case.note!r}: declared refused {_says_refused(case)}, torch: {refusal}")

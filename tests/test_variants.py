@@ -1,25 +1,66 @@
-"""Every catalogued wrong variant fails its check, with the hint it should earn."""
+"""Every known bug the checks declare has a one-bug implementation here, and each of those
+fails its check naming exactly that bug (by id, not by wording).
+
+``tests/variants/<family>.py`` mirrors ``autograder/checks/<family>.py``: its
+``catalogue()`` yields (exercise, one-bug function, bug id).
+"""
 import importlib
 import pkgutil
 from pathlib import Path
 
 import pytest
 
-from autograder import CheckFailed, check
+from autograder import CheckFailed, check, exercise
 
 VARIANT_DIR = Path(__file__).parent / "variants"
+# Hints the judging itself gives, whatever the family (a float64 answer to float32 input).
+SHARED_IDS = {"upcast-to-float64"}
+
+
+def _families():
+    return [info.name for info in sorted(pkgutil.iter_modules([str(VARIANT_DIR)]), key=lambda m: m.name)]
+
+
+def _module(family):
+    return importlib.import_module(f"variants.{family}")
 
 
 def _catalogue():
-    for info in sorted(pkgutil.iter_modules([str(VARIANT_DIR)]), key=lambda m: m.name):
-        module = importlib.import_module(f"variants.{info.name}")
-        for exercise, fn, hint in module.catalogue():
-            yield pytest.param(exercise, fn, hint, id=f"{info.name}:{exercise}:{fn.__name__}")
+    for family in _families():
+        for name, fn, bug in _module(family).catalogue():
+            yield pytest.param(family, name, fn, bug, id=f"{family}:{name}:{fn.__name__}")
 
 
-@pytest.mark.parametrize("exercise, wrong, hint", list(_catalogue()))
-def test_wrong_variant_fails_with_its_hint(exercise, wrong, hint, capsys):
+def _declared(family) -> dict:
+    """bug id -> the exercises of ``family`` that declare it."""
+    exercise.load_families()
+    declared = {}
+    for ex in exercise._REGISTRY.values():
+        if ex.family == family:
+            for bug in ex.bugs:
+                declared.setdefault(bug.id, set()).add(ex.name)
+    return declared
+
+
+@pytest.mark.parametrize("family, name, wrong, bug", list(_catalogue()))
+def test_wrong_variant_fails_naming_its_bug(family, name, wrong, bug):
     with pytest.raises(CheckFailed) as failure:
-        check(exercise, wrong)
-        check(exercise, wrong, hidden=True)
-    assert hint in str(failure.value), str(failure.value)
+        check(name, wrong)
+        check(name, wrong, hidden=True)
+    if getattr(_module(family), "KEYED_BY_ID", False):
+        assert failure.value.bug_id == bug, str(failure.value)
+    else:  # a family whose catalogue still names its hints by wording
+        assert bug in str(failure.value), str(failure.value)
+
+
+@pytest.mark.parametrize("family", _families())
+def test_every_declared_bug_has_a_one_bug_implementation(family):
+    module = _module(family)
+    if not getattr(module, "KEYED_BY_ID", False):
+        pytest.skip(f"{family}: catalogue not yet keyed by bug id")
+    implemented = {bug for _, _, bug in module.catalogue()}
+    declared = _declared(family)
+    missing = sorted(set(declared) - implemented)
+    assert not missing, f"{family}: declared bugs without a one-bug implementation: {missing}"
+    unknown = sorted(implemented - set(declared) - SHARED_IDS)
+    assert not unknown, f"{family}: catalogue names bugs no check declares: {unknown}"

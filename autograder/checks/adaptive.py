@@ -402,7 +402,7 @@ for _kind, _d in itertools.product(("avg", "max"), (1, 2, 3)):
     register(Exercise(
         name=_name(_kind, _d), arg_names=AVG_ARGS if _kind == "avg" else MAX_ARGS,
         visible=_visible(_kind, _d), hidden=_hidden(_kind, _d), reference=_reference(_kind, _d),
-        variants=_variants(_kind, _d), diagnose=_diagnose_shape(_kind, _d),
+        bugs=_variants(_kind, _d), diagnose=_diagnose_shape(_kind, _d),
     ))
 
 
@@ -429,7 +429,7 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="adaptive_avg_pool2d_loop", arg_names=AVG_ARGS, visible=_visible("avg", 2),
-    hidden=_loop_hidden, reference=_reference("avg", 2), variants=_variants("avg", 2),
+    hidden=_loop_hidden, reference=_reference("avg", 2), bugs=_variants("avg", 2),
     diagnose=_diagnose_shape("avg", 2),
 ))
 
@@ -460,6 +460,6 @@ def _max_loop_hidden(rng):
 
 register(Exercise(
     name="adaptive_max_pool2d_loop", arg_names=MAX_ARGS, visible=_visible("max", 2),
-    hidden=_max_loop_hidden, reference=_reference("max", 2), variants=_variants("max", 2),
+    hidden=_max_loop_hidden, reference=_reference("max", 2), bugs=_variants("max", 2),
     diagnose=_diagnose_shape("max", 2),
 ))

@@ -177,7 +177,7 @@ def _ng_diagnose(case, got, expected):
 
 register(Exercise(
     name="numerical_gradient", arg_names=NG_ARGS, visible=_ng_visible, hidden=_ng_hidden,
-    reference=_ng_reference, variants=_ng_variants(), run=_ng_run, diagnose=_ng_diagnose,
+    reference=_ng_reference, bugs=_ng_variants(), run=_ng_run, diagnose=_ng_diagnose,
     # A finite difference in float32 loses half its digits: the exercise is float64 only.
     float32_cases=0,
 ))
@@ -390,7 +390,7 @@ def _conv_variants(fn_name):
 
 register(Exercise(
     name="conv2d_backward", arg_names=CONV_ARGS, visible=_conv_visible, hidden=_conv_hidden,
-    reference=_conv_reference, variants=_conv_variants("conv2d"),
+    reference=_conv_reference, bugs=_conv_variants("conv2d"),
     run=_none_run_positional(2), diagnose=_none_diagnose(2, ("weight", "bias")),
 ))
 
@@ -409,7 +409,7 @@ def _conv_loop_hidden(rng):
 
 register(Exercise(
     name="conv2d_backward_loop", arg_names=CONV_ARGS, visible=_conv_visible,
-    hidden=_conv_loop_hidden, reference=_conv_reference, variants=_conv_variants("conv2d"),
+    hidden=_conv_loop_hidden, reference=_conv_reference, bugs=_conv_variants("conv2d"),
     run=_none_run_positional(2), diagnose=_none_diagnose(2, ("weight", "bias")),
 ))
 
@@ -496,7 +496,7 @@ def _convt_variants():
 
 register(Exercise(
     name="conv_transpose2d_backward", arg_names=CONVT_ARGS, visible=_convt_visible,
-    hidden=_convt_hidden, reference=_convt_reference, variants=_convt_variants(),
+    hidden=_convt_hidden, reference=_convt_reference, bugs=_convt_variants(),
     run=_none_run_positional(2), diagnose=_none_diagnose(2, ("weight", "bias")),
 ))
 
@@ -653,7 +653,7 @@ def _maxpool_variants():
 
 register(Exercise(
     name="max_pool2d_backward", arg_names=MAXPOOL_ARGS, visible=_maxpool_visible,
-    hidden=_maxpool_hidden, reference=_maxpool_reference, variants=_maxpool_variants(),
+    hidden=_maxpool_hidden, reference=_maxpool_reference, bugs=_maxpool_variants(),
 ))
 
 
@@ -746,7 +746,7 @@ def _avgpool_variants():
 
 register(Exercise(
     name="avg_pool2d_backward", arg_names=AVGPOOL_ARGS, visible=_avgpool_visible,
-    hidden=_avgpool_hidden, reference=_avgpool_reference, variants=_avgpool_variants(),
+    hidden=_avgpool_hidden, reference=_avgpool_reference, bugs=_avgpool_variants(),
 ))
 
 
@@ -847,7 +847,7 @@ def _adaptive_variants():
 
 register(Exercise(
     name="adaptive_avg_pool2d_backward", arg_names=ADAPTIVE_ARGS, visible=_adaptive_visible,
-    hidden=_adaptive_hidden, reference=_adaptive_reference, variants=_adaptive_variants(),
+    hidden=_adaptive_hidden, reference=_adaptive_reference, bugs=_adaptive_variants(),
 ))
 
 
@@ -1002,7 +1002,7 @@ def _detached_grad(kind, case, _unused, keep_mean=False):
 
 register(Exercise(
     name="batch_norm_backward", arg_names=BN_ARGS, visible=_bn_visible, hidden=_bn_hidden,
-    reference=_bn_reference, variants=_norm_variants("bn", _bn_batch_norm) + [
+    reference=_bn_reference, bugs=_norm_variants("bn", _bn_batch_norm) + [
         Variant("unbiased variance", "training-mode batch norm normalizes with the BIASED "
                 "variance (divide by N·H·W); the unbiased one is only for running_var",
                 lambda case: _grads(_bn_unbiased, case, ("weight", "bias"))),
@@ -1131,7 +1131,7 @@ def _ln_variants():
 
 register(Exercise(
     name="layer_norm_backward", arg_names=LN_ARGS, visible=_ln_visible, hidden=_ln_hidden,
-    reference=_ln_grads, variants=_ln_variants(),
+    reference=_ln_grads, bugs=_ln_variants(),
     run=lambda fn, case: _ln_run(fn, case),
     diagnose=lambda case, got, expected: _none_diagnose(2, ("weight", "bias"))(_reordered(case), got, expected),
 ))
@@ -1220,7 +1220,7 @@ def _gn_variants():
 
 register(Exercise(
     name="group_norm_backward", arg_names=GN_ARGS, visible=_gn_visible, hidden=_gn_hidden,
-    reference=_gn_grads, variants=_gn_variants(),
+    reference=_gn_grads, bugs=_gn_variants(),
     run=lambda fn, case: _ln_run(fn, case),
     diagnose=lambda case, got, expected: _none_diagnose(2, ("weight", "bias"))(_reordered(case), got, expected),
 ))

@@ -275,7 +275,7 @@ def _bn_hidden(rng):
 
 register(Exercise(
     name="batch_norm", arg_names=BN_ARGS, visible=_bn_visible, hidden=_bn_hidden,
-    reference=_one_thread(_bn_reference), variants=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
+    reference=_one_thread(_bn_reference), bugs=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
 ))
 
 
@@ -301,7 +301,7 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="batch_norm_loop", arg_names=BN_ARGS, visible=_loop_visible, hidden=_loop_hidden,
-    reference=_one_thread(_bn_reference), variants=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
+    reference=_one_thread(_bn_reference), bugs=BN_VARIANTS, run=_bn_run, diagnose=_bn_diagnose,
 ))
 
 
@@ -598,7 +598,7 @@ for _name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"):
 
     register(Exercise(
         name=_name, arg_names=MODULE_ARGS, visible=_visible, hidden=_hidden,
-        reference=_one_thread(_module_reference(_name)), variants=_module_variants(_name),
+        reference=_one_thread(_module_reference(_name)), bugs=_module_variants(_name),
         run=_module_run, diagnose=_module_diagnose,
     ))
 
@@ -718,7 +718,7 @@ def _sync_hidden(rng):
 
 register(Exercise(
     name="sync_batch_norm_stats", arg_names=SYNC_ARGS, visible=_sync_visible,
-    hidden=_sync_hidden, reference=_one_thread(_sync_reference), variants=_sync_variants(),
+    hidden=_sync_hidden, reference=_one_thread(_sync_reference), bugs=_sync_variants(),
 ))
 
 
@@ -880,6 +880,6 @@ def _sync_bn_hidden(rng):
 
 register(Exercise(
     name="sync_batch_norm", arg_names=SYNC_BN_ARGS, visible=_sync_bn_visible,
-    hidden=_sync_bn_hidden, reference=_one_thread(_sync_bn_reference), variants=SYNC_BN_VARIANTS,
+    hidden=_sync_bn_hidden, reference=_one_thread(_sync_bn_reference), bugs=SYNC_BN_VARIANTS,
     run=_sync_bn_run, diagnose=_sync_bn_diagnose,
 ))

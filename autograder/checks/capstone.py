@@ -224,7 +224,7 @@ def _forward_run(fn, case):
 
 register(Exercise(
     name="cnn_forward", arg_names=FORWARD_ARGS, visible=_forward_visible, hidden=_forward_hidden,
-    reference=_forward_reference, variants=_forward_variants(), diagnose=_forward_diagnose,
+    reference=_forward_reference, bugs=_forward_variants(), diagnose=_forward_diagnose,
     run=_forward_run,
 ))
 
@@ -373,5 +373,5 @@ def _sgd_diagnose(case, got, expected):
 
 register(Exercise(
     name="sgd_step", arg_names=SGD_ARGS, visible=_sgd_visible, hidden=_sgd_hidden,
-    reference=_sgd_reference, variants=_sgd_variants(), diagnose=_sgd_diagnose, run=_sgd_run,
+    reference=_sgd_reference, bugs=_sgd_variants(), diagnose=_sgd_diagnose, run=_sgd_run,
 ))

@@ -226,7 +226,7 @@ def _diagnose_shape(d):
 for _d in (1, 2, 3):
     register(Exercise(
         name=TORCH_CONV[_d], arg_names=CONV_ARGS, visible=_visible(_d), hidden=_hidden(_d),
-        reference=_reference(_d), variants=_variants(_d), diagnose=_diagnose_shape(_d),
+        reference=_reference(_d), bugs=_variants(_d), diagnose=_diagnose_shape(_d),
     ))
 
 
@@ -247,7 +247,7 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="conv2d_loop", arg_names=CONV_ARGS, visible=_loop_visible, hidden=_loop_hidden,
-    reference=_reference(2), variants=_variants(2), diagnose=_diagnose_shape(2),
+    reference=_reference(2), bugs=_variants(2), diagnose=_diagnose_shape(2),
 ))
 
 
@@ -368,7 +368,7 @@ def _pad_variants():
 
 register(Exercise(
     name="pad", arg_names=PAD_ARGS, visible=_pad_visible, hidden=_pad_hidden,
-    reference=_pad_reference, variants=_pad_variants(),
+    reference=_pad_reference, bugs=_pad_variants(),
 ))
 
 
@@ -442,5 +442,5 @@ def _module_variants():
 
 register(Exercise(
     name="Conv2d", arg_names=MODULE_ARGS, visible=_module_visible, hidden=_module_hidden,
-    reference=_module_reference, variants=_module_variants(), run=_module_run,
+    reference=_module_reference, bugs=_module_variants(), run=_module_run,
 ))

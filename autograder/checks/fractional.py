@@ -94,4 +94,4 @@ def _variants():
 
 register(Exercise(
     name="fractional_max_pool3d", arg_names=FRAC3_ARGS, visible=_visible, hidden=_hidden,
-    reference=_reference, variants=_variants()))
+    reference=_reference, bugs=_variants()))

@@ -242,7 +242,7 @@ def _diagnose_shape(case, got, expected):
 
 register(Exercise(
     name="instance_norm", arg_names=IN_ARGS, visible=_in_visible, hidden=_in_hidden,
-    reference=_in_reference, variants=_in_variants(), run=_in_run, diagnose=_diagnose_shape,
+    reference=_in_reference, bugs=_in_variants(), run=_in_run, diagnose=_diagnose_shape,
 ))
 
 
@@ -373,7 +373,7 @@ def _gn_variants():
 
 register(Exercise(
     name="group_norm", arg_names=GN_ARGS, visible=_gn_visible, hidden=_gn_hidden,
-    reference=_gn_reference, variants=_gn_variants(), diagnose=_diagnose_shape,
+    reference=_gn_reference, bugs=_gn_variants(), diagnose=_diagnose_shape,
 ))
 
 
@@ -560,7 +560,7 @@ for _d in (1, 2, 3):
     register(Exercise(
         name=_name, arg_names=("num_features",), visible=_in_module_cases(_d, False),
         hidden=_in_module_cases(_d, True), reference=_module_reference(_name),
-        variants=_in_module_variants(_name), run=_module_run, diagnose=_module_diagnose,
+        bugs=_in_module_variants(_name), run=_module_run, diagnose=_module_diagnose,
     ))
 
 
@@ -634,5 +634,5 @@ def _gn_module_hidden(rng):
 register(Exercise(
     name="GroupNorm", arg_names=("num_groups", "num_channels"), visible=_gn_module_visible,
     hidden=_gn_module_hidden, reference=_module_reference("GroupNorm"),
-    variants=_gn_module_variants(), run=_module_run, diagnose=_module_diagnose,
+    bugs=_gn_module_variants(), run=_module_run, diagnose=_module_diagnose,
 ))

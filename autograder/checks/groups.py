@@ -237,7 +237,7 @@ def _diagnose_shape(d):
 for _d in (1, 2, 3):
     register(Exercise(
         name=f"{TORCH_CONV[_d]}/groups", arg_names=CONV_ARGS, visible=_visible(_d),
-        hidden=_hidden(_d), reference=_reference(_d), variants=conv_variants(_d),
+        hidden=_hidden(_d), reference=_reference(_d), bugs=conv_variants(_d),
         diagnose=_diagnose_shape(_d),
     ))
 
@@ -335,7 +335,7 @@ def _count_variants():
 
 register(Exercise(
     name="conv_parameter_count", arg_names=COUNT_ARGS, visible=_count_visible,
-    hidden=_count_hidden, reference=_count_reference, variants=_count_variants(),
+    hidden=_count_hidden, reference=_count_reference, bugs=_count_variants(),
 ))
 
 
@@ -442,5 +442,5 @@ def _rf_variants():
 
 register(Exercise(
     name="receptive_field", arg_names=RF_ARGS, visible=_rf_visible, hidden=_rf_hidden,
-    reference=_rf_reference, variants=_rf_variants(),
+    reference=_rf_reference, bugs=_rf_variants(),
 ))

@@ -163,7 +163,7 @@ def _diagnose_ln(case, got, expected):
 
 register(Exercise(
     name="layer_norm", arg_names=LN_ARGS, visible=_ln_visible, hidden=_ln_hidden,
-    reference=_ln_reference, variants=_ln_variants(), diagnose=_diagnose_ln,
+    reference=_ln_reference, bugs=_ln_variants(), diagnose=_diagnose_ln,
 ))
 
 
@@ -285,7 +285,7 @@ def _rms_variants():
 
 register(Exercise(
     name="rms_norm", arg_names=RMS_ARGS, visible=_rms_visible, hidden=_rms_hidden,
-    reference=_rms_reference, variants=_rms_variants(), diagnose=_diagnose_ln,
+    reference=_rms_reference, bugs=_rms_variants(), diagnose=_diagnose_ln,
 ))
 
 
@@ -438,7 +438,7 @@ def _ln_module_hidden(rng):
 register(Exercise(
     name="LayerNorm", arg_names=("normalized_shape",), visible=_ln_module_visible,
     hidden=_ln_module_hidden, reference=_module_reference("LayerNorm"),
-    variants=_module_variants("LayerNorm"), run=_module_run, diagnose=_module_diagnose,
+    bugs=_module_variants("LayerNorm"), run=_module_run, diagnose=_module_diagnose,
 ))
 
 
@@ -466,5 +466,5 @@ def _rms_module_hidden(rng):
 register(Exercise(
     name="RMSNorm", arg_names=("normalized_shape",), visible=_rms_module_visible,
     hidden=_rms_module_hidden, reference=_module_reference("RMSNorm"),
-    variants=_module_variants("RMSNorm"), run=_module_run, diagnose=_module_diagnose,
+    bugs=_module_variants("RMSNorm"), run=_module_run, diagnose=_module_diagnose,
 ))

@@ -152,7 +152,7 @@ def _diagnose(case, got, expected):
 
 register(Exercise(
     name="local_response_norm", arg_names=LRN_ARGS, visible=_visible, hidden=_hidden,
-    reference=_reference, variants=_variants(), diagnose=_diagnose,
+    reference=_reference, bugs=_variants(), diagnose=_diagnose,
 ))
 
 
@@ -162,5 +162,5 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="local_response_norm_loop", arg_names=LRN_ARGS, visible=_visible,
-    hidden=_loop_hidden, reference=_reference, variants=_variants(), diagnose=_diagnose,
+    hidden=_loop_hidden, reference=_reference, bugs=_variants(), diagnose=_diagnose,
 ))

@@ -294,7 +294,7 @@ def _diagnose(kind, d):
 for _d in (1, 2, 3):
     register(Exercise(
         name=NAMES["max"][_d], arg_names=MAX_ARGS, visible=_visible_max(_d),
-        hidden=_hidden_max(_d), reference=_reference("max", _d), variants=_max_variants(_d),
+        hidden=_hidden_max(_d), reference=_reference("max", _d), bugs=_max_variants(_d),
         diagnose=_diagnose("max", _d)))
 
 
@@ -308,7 +308,7 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="max_pool2d_loop", arg_names=MAX_ARGS, visible=_loop_visible, hidden=_loop_hidden,
-    reference=_reference("max", 2), variants=_max_variants(2), diagnose=_diagnose("max", 2),
+    reference=_reference("max", 2), bugs=_max_variants(2), diagnose=_diagnose("max", 2),
     function="max_pool2d_loop"))
 
 
@@ -454,7 +454,7 @@ for _d in (1, 2, 3):
     register(Exercise(
         name=NAMES["avg"][_d], arg_names=AVG_ARGS if _d > 1 else AVG1_ARGS,
         visible=_visible_avg(_d), hidden=_hidden_avg(_d), reference=_reference("avg", _d),
-        variants=_avg_variants(_d), diagnose=_diagnose("avg", _d)))
+        bugs=_avg_variants(_d), diagnose=_diagnose("avg", _d)))
 
 
 # lp_pool1d/2d/3d ----------------------------------------------------------------------------
@@ -590,7 +590,7 @@ def _lp_variants(d):
 for _d in (1, 2, 3):
     register(Exercise(
         name=NAMES["lp"][_d], arg_names=LP_ARGS, visible=_visible_lp(_d), hidden=_hidden_lp(_d),
-        reference=_lp_reference(_d), variants=_lp_variants(_d), diagnose=_diagnose("lp", _d)))
+        reference=_lp_reference(_d), bugs=_lp_variants(_d), diagnose=_diagnose("lp", _d)))
 
 
 # fractional_max_pool2d -------------------------------------------------------------------
@@ -707,4 +707,4 @@ def _frac_variants():
 
 register(Exercise(
     name="fractional_max_pool2d", arg_names=FRAC_ARGS, visible=_visible_frac,
-    hidden=_hidden_frac, reference=_frac_reference, variants=_frac_variants()))
+    hidden=_hidden_frac, reference=_frac_reference, bugs=_frac_variants()))

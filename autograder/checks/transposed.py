@@ -311,7 +311,7 @@ def _diagnose_shape(d):
 for _d in (1, 2, 3):
     register(Exercise(
         name=TORCH_CT[_d], arg_names=CT_ARGS, visible=_visible(_d), hidden=_hidden(_d),
-        reference=_reference(_d), variants=_variants(_d), diagnose=_diagnose_shape(_d),
+        reference=_reference(_d), bugs=_variants(_d), diagnose=_diagnose_shape(_d),
     ))
 
 
@@ -341,7 +341,7 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="conv_transpose2d_loop", arg_names=CT_ARGS, visible=_loop_visible, hidden=_loop_hidden,
-    reference=_reference(2), variants=_variants(2), diagnose=_diagnose_shape(2),
+    reference=_reference(2), bugs=_variants(2), diagnose=_diagnose_shape(2),
 ))
 
 
@@ -492,6 +492,6 @@ def _module_variants():
 
 register(Exercise(
     name="ConvTranspose2d", arg_names=MODULE_ARGS, visible=_module_visible,
-    hidden=_module_hidden, reference=_module_reference, variants=_module_variants(),
+    hidden=_module_hidden, reference=_module_reference, bugs=_module_variants(),
     run=_module_run,
 ))

@@ -159,7 +159,7 @@ def _unfold_variants():
 
 register(Exercise(
     name="unfold", arg_names=UNFOLD_ARGS, visible=_unfold_visible, hidden=_unfold_hidden,
-    reference=_unfold_reference, variants=_unfold_variants(),
+    reference=_unfold_reference, bugs=_unfold_variants(),
 ))
 
 
@@ -314,7 +314,7 @@ def _fold_variants():
 
 register(Exercise(
     name="fold", arg_names=FOLD_ARGS, visible=_fold_visible, hidden=_fold_hidden,
-    reference=_fold_reference, variants=_fold_variants(),
+    reference=_fold_reference, bugs=_fold_variants(),
 ))
 
 
@@ -346,7 +346,7 @@ def _conv_variants():
 
 register(Exercise(
     name="conv2d/unfold", arg_names=_groups.CONV_ARGS, visible=_conv_visible,
-    hidden=_groups._hidden(2), reference=_groups._reference(2), variants=_conv_variants(),
+    hidden=_groups._hidden(2), reference=_groups._reference(2), bugs=_conv_variants(),
     diagnose=_groups._diagnose_shape(2),
 ))
 
@@ -474,5 +474,5 @@ def _matrix_variants():
 
 register(Exercise(
     name="conv_matrix", arg_names=MATRIX_ARGS, visible=_matrix_visible, hidden=_matrix_hidden,
-    reference=_matrix_reference, variants=_matrix_variants(),
+    reference=_matrix_reference, bugs=_matrix_variants(),
 ))

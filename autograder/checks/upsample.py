@@ -280,7 +280,7 @@ def _unpool_diagnose(d):
 for _d in (1, 2, 3):
     register(Exercise(
         name=TORCH_UNPOOL[_d], arg_names=UNPOOL_ARGS, visible=_unpool_visible(_d),
-        hidden=_unpool_hidden(_d), reference=_unpool_reference(_d), variants=_unpool_variants(_d),
+        hidden=_unpool_hidden(_d), reference=_unpool_reference(_d), bugs=_unpool_variants(_d),
         diagnose=_unpool_diagnose(_d),
     ))
 
@@ -733,7 +733,7 @@ def _interp_diagnose(case, got, expected):
 
 def _interp_exercise(name, visible, hidden):
     register(Exercise(name=name, arg_names=INTERP_ARGS, visible=visible, hidden=hidden,
-                      reference=_interp_reference, variants=_interp_variants(),
+                      reference=_interp_reference, bugs=_interp_variants(),
                       diagnose=_interp_diagnose, function="interpolate"))
 
 
@@ -844,7 +844,7 @@ def _upsample_variants():
 
 register(Exercise(
     name="Upsample", arg_names=UPSAMPLE_ARGS, visible=_upsample_visible, hidden=_upsample_hidden,
-    reference=_upsample_reference, variants=_upsample_variants(), run=_upsample_run,
+    reference=_upsample_reference, bugs=_upsample_variants(), run=_upsample_run,
 ))
 
 
@@ -956,10 +956,10 @@ def _shuffle_variants(unshuffle):
 register(Exercise(
     name="pixel_shuffle", arg_names=("input", "upscale_factor"), visible=_shuffle_visible,
     hidden=_shuffle_hidden, reference=lambda case: oracle.call(oracle.F().pixel_shuffle, *case.args),
-    variants=_shuffle_variants(False),
+    bugs=_shuffle_variants(False),
 ))
 register(Exercise(
     name="pixel_unshuffle", arg_names=("input", "downscale_factor"), visible=_unshuffle_visible,
     hidden=_unshuffle_hidden, reference=lambda case: oracle.call(oracle.F().pixel_unshuffle, *case.args),
-    variants=_shuffle_variants(True),
+    bugs=_shuffle_variants(True),
 ))
