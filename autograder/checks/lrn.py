@@ -11,7 +11,8 @@ import itertools
 import numpy as np
 
 from .. import oracle
-from ..exercise import Case, Exercise, Variant, register
+from ..compare import Hint
+from ..exercise import Bug, Case, Exercise, refused, register
 
 LRN_ARGS = ("input", "size", "alpha", "beta", "k")
 
@@ -53,8 +54,8 @@ def _hidden(rng):
         lrn_case(rng, (1, 4, 2, 1, 2, 2), 3, alpha=1.0, note="a 6-D input (torch accepts it)"),
         lrn_case(rng, (2, 5, 3), 3, alpha=1.0, beta=0.0, note="beta = 0: the input unchanged"),
         lrn_case(rng, (2, 5, 3), 3, alpha=1.0, k=0.0, beta=0.5, note="k = 0"),
-        lrn_case(rng, (3, 4), 3, note="a 2-D input (torch refuses)"),
-        lrn_case(rng, (2, 4, 3), 0, note="size 0 (torch refuses)"),
+        refused(lrn_case(rng, (3, 4), 3, note="a 2-D input"), "it needs (N, C, ...) with at least 3 dims"),
+        refused(lrn_case(rng, (2, 4, 3), 0, note="size 0"), "the window size must be at least 1"),
     ]
     return out
 
@@ -93,66 +94,52 @@ def _lrn(case, before=None, after=None, divisor="size", axis=1, square=True, pow
     return (x / (base ** beta if power else base)).numpy()
 
 
-def _variants():
-    def by_count(case):
-        return None if case.args[1] == 1 else _lrn(case, divisor="count")
+def _even(case):
+    return case.args[1] % 2 == 0
 
-    def centred_other_way(case):
-        size = case.args[1]
-        if size % 2:
-            return None
-        return _lrn(case, before=(size - 1) // 2, after=size // 2)
 
-    def symmetric(case):
-        size = case.args[1]
-        if size % 2:
-            return None
-        return _lrn(case, before=size // 2, after=size // 2)
+def _wider_than_one(case):
+    return case.args[1] > 1
 
-    def sum_not_mean(case):
-        return None if case.args[1] == 1 else _lrn(case, divisor=None)
 
-    def last_axis(case):
-        x = case.args[0]
-        if x.shape[-1] == 1:
-            return None
-        return _lrn(case, axis=x.ndim - 1)
+BUGS = [
+    Bug("divided-by-window-count",
+        "torch divides the sum of squares by `size` everywhere, even at the edges where the "
+        "window holds fewer real channels (the padding counts as zeros)",
+        lambda case: _lrn(case, divisor="count"), when=_wider_than_one),
+    Bug("even-window-centred-the-other-way",
+        "for an even size torch puts size // 2 channels BEFORE c and (size - 1) // 2 after "
+        "it; you did the opposite",
+        lambda case: _lrn(case, before=(case.args[1] - 1) // 2, after=case.args[1] // 2), when=_even),
+    Bug("window-of-size-plus-one",
+        "for an even size the window holds exactly `size` channels: size // 2 before c and "
+        "(size - 1) // 2 after, not size // 2 on each side",
+        lambda case: _lrn(case, before=case.args[1] // 2, after=case.args[1] // 2), when=_even),
+    Bug("sum-instead-of-mean",
+        "alpha multiplies the MEAN of the squares over the window: divide the sum by size",
+        lambda case: _lrn(case, divisor=None), when=_wider_than_one),
+    Bug("window-along-the-last-axis",
+        "the window runs across CHANNELS (axis 1), not along the last axis",
+        lambda case: _lrn(case, axis=case.args[0].ndim - 1), when=lambda case: case.args[0].shape[-1] > 1),
+    Bug("beta-ignored", "raise (k + alpha * mean) to the power beta before dividing",
+        lambda case: _lrn(case, power=False), when=lambda case: case.kwargs.get("beta", 0.75) != 1.0),
+    Bug("values-not-squared", "the window sums the SQUARES of the inputs",
+        lambda case: _lrn(case, square=False)),
+]
 
-    def no_power(case):
-        return None if case.kwargs.get("beta", 0.75) == 1.0 else _lrn(case, power=False)
 
-    def not_squared(case):
-        return _lrn(case, square=False)
-
-    return [
-        Variant("divided by the window count", "torch divides the sum of squares by `size` "
-                "everywhere, even at the edges where the window holds fewer real channels "
-                "(the padding counts as zeros)", by_count),
-        Variant("even window centred the other way", "for an even size torch puts size // 2 "
-                "channels BEFORE c and (size - 1) // 2 after it; you did the opposite",
-                centred_other_way),
-        Variant("window of size + 1", "for an even size the window holds exactly `size` "
-                "channels: size // 2 before c and (size - 1) // 2 after, not size // 2 on "
-                "each side", symmetric),
-        Variant("sum instead of mean", "alpha multiplies the MEAN of the squares over the "
-                "window: divide the sum by size", sum_not_mean),
-        Variant("window along the last axis", "the window runs across CHANNELS (axis 1), "
-                "not along the last axis", last_axis),
-        Variant("beta ignored", "raise (k + alpha * mean) to the power beta before dividing",
-                no_power),
-        Variant("values not squared", "the window sums the SQUARES of the inputs", not_squared),
-    ]
+SHAPE_CHANGED = Hint("shape-changed", "local response normalization keeps the input's shape")
 
 
 def _diagnose(case, got, expected):
     if getattr(got, "shape", None) is not None and got.shape != np.shape(expected):
-        return "local response normalization keeps the input's shape"
+        return SHAPE_CHANGED
     return None
 
 
 register(Exercise(
     name="local_response_norm", arg_names=LRN_ARGS, visible=_visible, hidden=_hidden,
-    reference=_reference, bugs=_variants(), diagnose=_diagnose,
+    reference=_reference, bugs=BUGS, diagnose=_diagnose,
 ))
 
 
@@ -162,5 +149,5 @@ def _loop_hidden(rng):
 
 register(Exercise(
     name="local_response_norm_loop", arg_names=LRN_ARGS, visible=_visible,
-    hidden=_loop_hidden, reference=_reference, bugs=_variants(), diagnose=_diagnose,
+    hidden=_loop_hidden, reference=_reference, bugs=BUGS, diagnose=_diagnose,
 ))

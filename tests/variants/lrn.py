@@ -3,6 +3,8 @@ import numpy as np
 
 from booktools import solution
 
+KEYED_BY_ID = True
+
 
 def catalogue():
     ref = solution("11_local_response_norm")
@@ -53,12 +55,12 @@ def catalogue():
     out = []
     for name in ("local_response_norm", "local_response_norm_loop"):
         out += [
-            (name, by_count, "even at the edges"),
-            (name, centred_other_way, "you did the opposite"),
-            (name, symmetric_window, "not size // 2 on each side"),
-            (name, sum_not_mean, "divide the sum by size"),
-            (name, last_axis, "across CHANNELS"),
-            (name, beta_ignored, "power beta"),
-            (name, not_squared, "SQUARES"),
+            (name, by_count, "divided-by-window-count"),
+            (name, centred_other_way, "even-window-centred-the-other-way"),
+            (name, symmetric_window, "window-of-size-plus-one"),
+            (name, sum_not_mean, "sum-instead-of-mean"),
+            (name, last_axis, "window-along-the-last-axis"),
+            (name, beta_ignored, "beta-ignored"),
+            (name, not_squared, "values-not-squared"),
         ]
     return out
