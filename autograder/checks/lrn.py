@@ -54,7 +54,8 @@ def _hidden(rng):
         lrn_case(rng, (1, 4, 2, 1, 2, 2), 3, alpha=1.0, note="a 6-D input (torch accepts it)"),
         lrn_case(rng, (2, 5, 3), 3, alpha=1.0, beta=0.0, note="beta = 0: the input unchanged"),
         lrn_case(rng, (2, 5, 3), 3, alpha=1.0, k=0.0, beta=0.5, note="k = 0"),
-        refused(lrn_case(rng, (3, 4), 3, note="a 2-D input"), "it needs (N, C, ...) with at least 3 dims"),
+        refused(lrn_case(rng, (3, 4), 3, note="a 2-D input"),
+                "it needs (N, C, ...) with at least 3 dims"),
         refused(lrn_case(rng, (2, 4, 3), 0, note="size 0"), "the window size must be at least 1"),
     ]
     return out
@@ -110,7 +111,8 @@ BUGS = [
     Bug("even-window-centred-the-other-way",
         "for an even size torch puts size // 2 channels BEFORE c and (size - 1) // 2 after "
         "it; you did the opposite",
-        lambda case: _lrn(case, before=(case.args[1] - 1) // 2, after=case.args[1] // 2), when=_even),
+        lambda case: _lrn(case, before=(case.args[1] - 1) // 2, after=case.args[1] // 2),
+        when=_even),
     Bug("window-of-size-plus-one",
         "for an even size the window holds exactly `size` channels: size // 2 before c and "
         "(size - 1) // 2 after, not size // 2 on each side",
@@ -120,9 +122,11 @@ BUGS = [
         lambda case: _lrn(case, divisor=None), when=_wider_than_one),
     Bug("window-along-the-last-axis",
         "the window runs across CHANNELS (axis 1), not along the last axis",
-        lambda case: _lrn(case, axis=case.args[0].ndim - 1), when=lambda case: case.args[0].shape[-1] > 1),
+        lambda case: _lrn(case, axis=case.args[0].ndim - 1),
+        when=lambda case: case.args[0].shape[-1] > 1),
     Bug("beta-ignored", "raise (k + alpha * mean) to the power beta before dividing",
-        lambda case: _lrn(case, power=False), when=lambda case: case.kwargs.get("beta", 0.75) != 1.0),
+        lambda case: _lrn(case, power=False),
+        when=lambda case: case.kwargs.get("beta", 0.75) != 1.0),
     Bug("values-not-squared", "the window sums the SQUARES of the inputs",
         lambda case: _lrn(case, square=False)),
 ]

@@ -1,6 +1,5 @@
 """Chapter 11: one-bug versions of the reference answers, and the hint each must earn."""
 import numpy as np
-
 from booktools import solution
 
 KEYED_BY_ID = True
@@ -24,7 +23,8 @@ def catalogue():
             mean = sums / size
         elif divisor == "count":
             ones = np.pad(np.ones(input.shape), widths)
-            mean = sums / np.lib.stride_tricks.sliding_window_view(ones, window, axis=axis).sum(axis=-1)
+            counts = np.lib.stride_tricks.sliding_window_view(ones, window, axis=axis).sum(axis=-1)
+            mean = sums / counts
         else:
             mean = sums
         base = k + alpha * mean
