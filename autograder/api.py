@@ -30,7 +30,11 @@ def run_student(ex: exercise.Exercise, fn, case: exercise.Case) -> Outcome:
 
 def _where(err: BaseException) -> str:
     """The last line of the student's own code in the traceback."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if not f.filename.startswith(_PACKAGE_DIR)]
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if not f.filename.startswith(_PACKAGE_DIR)
+    ]
     if not frames:
         return ""
     frame = frames[-1]
@@ -77,11 +81,21 @@ class Failure:
 
     def message(self) -> str:
         if self.problem is None:
-            return (f"{self.ex.function} is not implemented yet: replace `raise NotImplementedError()` "
-                    f"with your code, then run this cell again.")
+            return (
+                f"{self.ex.function} is not implemented yet: replace `raise NotImplementedError()` "
+                f"with your code, then run this cell again."
+            )
         here = self.hint if self.hint_seen_in is None else None
-        text = compare.failure_message(self.ex.function, self.ex.arg_names, self.case, self.index,
-                                       self.total, self.hidden, self.problem, here.text if here else None)
+        text = compare.failure_message(
+            self.ex.function,
+            self.ex.arg_names,
+            self.case,
+            self.index,
+            self.total,
+            self.hidden,
+            self.problem,
+            here.text if here else None,
+        )
         if self.hint_seen_in is not None:
             text += (f"\n  likely bug (seen in {self.ex.function} case {self.hint_seen_in + 1}): "
                      f"{self.hint.text}")
@@ -102,7 +116,11 @@ def judge(ex, case, index, total, hidden, outcome: Outcome, expected: Expected) 
                 refused, "but your function returned a value: raise ValueError with a "
                 "message that says what is wrong"))
         # Where torch rejects an argument's type, TypeError is as right as ValueError.
-        accepted = ("ValueError", "TypeError") if expected.refusal.startswith("TypeError") else ("ValueError",)
+        accepted = (
+            ("ValueError", "TypeError")
+            if expected.refusal.startswith("TypeError")
+            else ("ValueError",)
+        )
         if outcome.error not in accepted:
             return fail(compare.Mismatch(
                 refused, f"raise ValueError there; you raised {outcome.error}: {outcome.message}"))
@@ -171,7 +189,7 @@ def first_failure(ex, cases, outcomes, expected, hidden) -> Failure | None:
     judged, and the first hint found there is added: the student learns the bug either way.
     """
     first = None
-    for index, (case, outcome, exp) in enumerate(zip(cases, outcomes, expected)):
+    for index, (case, outcome, exp) in enumerate(zip(cases, outcomes, expected, strict=True)):
         failure = judge(ex, case, index, len(cases), hidden, outcome, exp)
         if failure is None:
             continue

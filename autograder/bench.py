@@ -45,7 +45,7 @@ def _case(label, chapter, name, target, against):
     return register
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def answers(chapter: str) -> types.SimpleNamespace:
     """Run a chapter's code cells except its tests; the namespace holds its answers."""
     import matplotlib
@@ -53,9 +53,15 @@ def answers(chapter: str) -> types.SimpleNamespace:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # A chapter in parts runs them in order; what a part brings in from an earlier one is the same code.
-    cells = [cell for name in course.notebooks(chapter)
-             for cell in json.loads(course.source_notebook(chapter, name).read_text(encoding="utf-8"))["cells"]]
+    # A chapter in parts runs them in order; what a part brings in from an earlier one is
+    # the same code.
+    cells = [
+        cell
+        for name in course.notebooks(chapter)
+        for cell in json.loads(course.source_notebook(chapter, name).read_text(encoding="utf-8"))[
+            "cells"
+        ]
+    ]
     namespace = {"__name__": f"bench_{chapter}"}
     # The chapter's own prints and warnings are not the benchmark's output.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -74,7 +80,8 @@ def _rand(rng, *shape):
 
 
 def _matmul_limit(rng, rows, inner, columns):
-    """One float32 product with a convolution's multiply-adds: (rows x inner) @ (inner x columns)."""
+    """One float32 product with a convolution's multiply-adds: (rows x inner) @ (inner x
+    columns)."""
     a, b = _rand(rng, rows, inner), _rand(rng, inner, columns)
     out = np.empty((rows, columns), np.float32)
     return lambda: np.matmul(a, b, out=out)
@@ -93,18 +100,28 @@ def _dense(rng, F):
             _matmul_limit(rng, 64, 64 * 9, 8 * 56 * 56))
 
 
-@_case("conv2d stem (32,3,224,224)x(64,3,7,7) stride 2 pad 3", "01_convolution", "conv2d", 1.5, "limit")
+@_case(
+    "conv2d stem (32,3,224,224)x(64,3,7,7) stride 2 pad 3", "01_convolution", "conv2d", 1.5, "limit"
+)
 def _stem(rng, F):
     x, w = _rand(rng, 32, 3, 224, 224), _rand(rng, 64, 3, 7, 7)
-    return ((x, w), {"stride": 2, "padding": 3}, lambda t: F.conv2d(t[0], t[1], stride=2, padding=3),
-            _matmul_limit(rng, 64, 3 * 49, 32 * 112 * 112))
+    return (
+        (x, w),
+        {"stride": 2, "padding": 3},
+        lambda t: F.conv2d(t[0], t[1], stride=2, padding=3),
+        _matmul_limit(rng, 64, 3 * 49, 32 * 112 * 112),
+    )
 
 
 @_case("depthwise (16,32,28,28) groups 32, 3x3", "02_groups_dilation", "conv2d", 3.0, "torch")
 def _depthwise(rng, F):
     x, w = _rand(rng, 16, 32, 28, 28), _rand(rng, 32, 1, 3, 3)
-    return ((x, w), {"padding": 1, "groups": 32}, lambda t: F.conv2d(t[0], t[1], padding=1, groups=32),
-            _pass_limit(x))
+    return (
+        (x, w),
+        {"padding": 1, "groups": 32},
+        lambda t: F.conv2d(t[0], t[1], padding=1, groups=32),
+        _pass_limit(x),
+    )
 
 
 @_case("conv_transpose2d (8,64,28,28)x(64,32,4,4) stride 2 pad 1", "04_transposed_convolution",
@@ -119,15 +136,23 @@ def _transposed(rng, F):
 @_case("max_pool2d (8,64,112,112) k3 s2 p1", "05_pooling", "max_pool2d", 2.0, "torch")
 def _maxpool(rng, F):
     x = _rand(rng, 8, 64, 112, 112)
-    return ((x, 3), {"stride": 2, "padding": 1}, lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1),
-            _pass_limit(x))
+    return (
+        (x, 3),
+        {"stride": 2, "padding": 1},
+        lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1),
+        _pass_limit(x),
+    )
 
 
 @_case("max_pool2d with return_indices", "05_pooling", "max_pool2d", 4.0, "torch")
 def _maxpool_indices(rng, F):
     x = _rand(rng, 8, 64, 112, 112)
-    return ((x, 3), {"stride": 2, "padding": 1, "return_indices": True},
-            lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1, return_indices=True), _pass_limit(x))
+    return (
+        (x, 3),
+        {"stride": 2, "padding": 1, "return_indices": True},
+        lambda t: F.max_pool2d(t[0], 3, stride=2, padding=1, return_indices=True),
+        _pass_limit(x),
+    )
 
 
 @_case("batch_norm training (32,64,56,56)", "08_batch_norm", "batch_norm", 2.0, "torch")
@@ -181,13 +206,30 @@ def machine() -> dict:
     model = platform.processor()
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as fh:
-            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
-    blas = [{"library": i.get("internal_api"), "version": i.get("version"), "threads": i.get("num_threads"),
-             "architecture": i.get("architecture")} for i in threadpool_info()]
-    return {"cpu": model, "cores": os.cpu_count(), "machine": platform.machine(),
-            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "blas": blas,
-            "date": datetime.date.today().isoformat()}
+            model = next(
+                (line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")),
+                model,
+            )
+    blas = [
+        {
+            "library": i.get("internal_api"),
+            "version": i.get("version"),
+            "threads": i.get("num_threads"),
+            "architecture": i.get("architecture"),
+        }
+        for i in threadpool_info()
+    ]
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "blas": blas,
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
@@ -214,7 +256,11 @@ def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
                   f"max error {np.max(np.abs(got.astype(np.float64) - want)):.3g})")
             continue
         timed = {"numpy": [], "limit": [], "torch": []}
-        calls = {"numpy": lambda: fn(*args, **kwargs), "limit": limit_call, "torch": lambda: torch_call(tensors)}
+        calls = {  # bound now: the loop moves on to other cases
+            "numpy": functools.partial(fn, *args, **kwargs),
+            "limit": limit_call,
+            "torch": functools.partial(torch_call, tensors),
+        }
         with torch.no_grad():
             for _ in range(blocks):
                 for side, call in calls.items():
@@ -224,10 +270,19 @@ def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
         peak = _peak_extra_bytes(calls["numpy"])
         input_bytes = args[0].nbytes
         ratio = n / limit if against == "limit" else n / t
-        row = {"case": label, "numpy_ms": round(n, 3), "limit_ms": round(limit, 3), "torch_ms": round(t, 3),
-               "vs_limit": round(n / limit, 3), "vs_torch": round(n / t, 3), "target": target,
-               "against": against, "met": ratio <= target, "peak_extra_mib": round(peak / 2**20, 1),
-               "peak_extra_inputs": round(peak / input_bytes, 2)}
+        row = {
+            "case": label,
+            "numpy_ms": round(n, 3),
+            "limit_ms": round(limit, 3),
+            "torch_ms": round(t, 3),
+            "vs_limit": round(n / limit, 3),
+            "vs_torch": round(n / t, 3),
+            "target": target,
+            "against": against,
+            "met": ratio <= target,
+            "peak_extra_mib": round(peak / 2**20, 1),
+            "peak_extra_inputs": round(peak / input_bytes, 2),
+        }
         results.append(row)
         print(f"{label:58} {n:7.1f} {limit:7.1f} {t:7.1f} {n / limit:7.2f} {n / t:7.2f} "
               f"{f'{target:.1f}x {against}':>12} {row['peak_extra_mib']:9.1f} "
@@ -239,10 +294,15 @@ def main(args) -> int:
     info = machine()
     blas = ", ".join(f"{b['library']} {b['version']} ({b['architecture']}, {b['threads']} threads)"
                      for b in info["blas"])
-    print(f"{info['cpu']}, {info['cores']} cores; torch {info['torch']} ({info['torch_threads']} threads); "
-          f"numpy {info['numpy']}: {blas}")
-    print("times in ms (median of blocks); limit: NumPy's own bound for the case (one matrix product "
-          "with the same multiply-adds, or one pass over the input)")
+    print(
+        f"{info['cpu']}, {info['cores']} cores; "
+        f"torch {info['torch']} ({info['torch_threads']} threads); "
+        f"numpy {info['numpy']}: {blas}"
+    )
+    print(
+        "times in ms (median of blocks); limit: NumPy's own bound for the case (one matrix product "
+        "with the same multiply-adds, or one pass over the input)"
+    )
     results = run(blocks=args.blocks, only=args.only)
     if not args.only:  # a partial run does not replace the book's figures
         RESULTS.write_text(json.dumps({"machine": info, "cases": results}, indent=1) + "\n")

@@ -8,6 +8,7 @@ worker processes, and the writer that must keep up with it.
   gradebook, the autograded notebook, the record), in the run and on a larger gradebook.
   (The feedback HTML, also written at the coordinator, is timed by bench-grade's own run.)
 """
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,9 @@ class ProcessCluster:
 def parse_run(stderr: str) -> dict:
     """The grading and writing figures a ``grade`` run prints."""
     out = {}
-    found = re.search(r"^graded (\d+) notebook\(s\) in ([0-9.]+) s; recording them took ([0-9.]+) s",
-                      stderr, re.M)
+    found = re.search(
+        r"^graded (\d+) notebook\(s\) in ([0-9.]+) s; recording them took ([0-9.]+) s", stderr, re.M
+    )
     if found:
         out = {"notebooks": int(found.group(1)), "grading": float(found.group(2)),
                "writing": float(found.group(3))}
@@ -110,9 +112,20 @@ def run_cluster(root: Path, workers: int, seed: int, chapters, log_folder: Path)
     try:
         for i in range(workers):
             cluster.start_worker(f"w{i + 1}")
-        cmd = [sys.executable, "-m", "autograder", "grade", "--root", str(root), "--seed", str(seed),
-               "--scheduler", cluster.address, "--no-feedback",
-               *[a for c in chapters for a in ("--assignment", c)]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "--root",
+            str(root),
+            "--seed",
+            str(seed),
+            "--scheduler",
+            cluster.address,
+            "--no-feedback",
+            *[a for c in chapters for a in ("--assignment", c)],
+        ]
         began = time.monotonic()
         result = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.monotonic() - began
@@ -120,7 +133,9 @@ def run_cluster(root: Path, workers: int, seed: int, chapters, log_folder: Path)
         cluster.close()
     (root / "grade.log").write_text(result.stderr, encoding="utf-8")
     if result.returncode != 0:
-        raise SystemExit(f"grading on the cluster failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        raise SystemExit(
+            f"grading on the cluster failed ({result.returncode}):\n{result.stderr[-3000:]}"
+        )
     figures = parse_run(result.stderr)
     figures["wall"] = wall
     return figures
@@ -138,8 +153,14 @@ def gradebook_rate(root: Path, sources: dict, copies: int) -> tuple[float, float
         record = json.loads(path.read_text(encoding="utf-8"))
         notebook, assignment, student = path.stem, path.parent.name, path.parent.parent.name
         autograded = root / "autograded" / student / assignment / f"{notebook}.ipynb"
-        made.append((assignment, notebook, record,
-                     json.loads(autograded.read_text(encoding="utf-8")) if autograded.exists() else None))
+        made.append(
+            (
+                assignment,
+                notebook,
+                record,
+                json.loads(autograded.read_text(encoding="utf-8")) if autograded.exists() else None,
+            )
+        )
     target = root.parent / (root.name + "-gradebook-rate")
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
@@ -149,9 +170,19 @@ def gradebook_rate(root: Path, sources: dict, copies: int) -> tuple[float, float
         gradebook.prepare(gb, sources)
         for i in range(copies):
             assignment, name, record, autograded = made[i % len(made)]
-            verdict = node.Verdict(f"copy{i:06d}", assignment, name, record["scores"], record["max_scores"],
-                                   record["messages"], record["flags"], record["seed"], record["digest"],
-                                   autograded, record["note"])
+            verdict = node.Verdict(
+                f"copy{i:06d}",
+                assignment,
+                name,
+                record["scores"],
+                record["max_scores"],
+                record["messages"],
+                record["flags"],
+                record["seed"],
+                record["digest"],
+                autograded,
+                record["note"],
+            )
             began = time.perf_counter()
             records.write_autograded(target, verdict)
             gradebook.record(gb, verdict)
@@ -175,7 +206,9 @@ def main(seed: int, students: int, chapters, workdir: Path, plan_class, write_cl
         print(line, flush=True)
         lines.append(line)
 
-    kinds = plan_class(students, seed, 0)  # no infinite loops: they measure the limit, not the grader
+    kinds = plan_class(
+        students, seed, 0
+    )  # no infinite loops: they measure the limit, not the grader
     say(f"cluster: {len(kinds)} notebooks ({students} students x {len(chapters)} chapters, "
         "no infinite loops), grading only (no feedback HTML), workers `dask worker --nthreads 1` "
         "on this machine")
@@ -186,8 +219,11 @@ def main(seed: int, students: int, chapters, workdir: Path, plan_class, write_cl
         figures = run_cluster(root, workers, seed, chapters, workdir / f"cluster-{workers}-logs")
         runs[workers] = (root, figures)
         n, grading = figures.get("notebooks", len(kinds)), figures.get("grading", figures["wall"])
-        say(f"  {workers} worker(s): {n} notebooks in {grading:.1f} s of grading = {n / grading:.2f} "
-            f"notebooks/s ({figures['wall']:.1f} s wall with start-up and grades.csv)")
+        say(
+            f"  {workers} worker(s): {n} notebooks in {grading:.1f} s of grading = "
+            f"{n / grading:.2f} "
+            f"notebooks/s ({figures['wall']:.1f} s wall with start-up and grades.csv)"
+        )
     one, two = (runs[w][1] for w in (1, 2))
     if one.get("grading") and two.get("grading"):
         say(f"  scaling 1 -> 2 workers: x{one['grading'] / two['grading']:.2f} "
@@ -197,8 +233,11 @@ def main(seed: int, students: int, chapters, workdir: Path, plan_class, write_cl
         say(f"    {chapter}: {seconds:.2f} s")
     writing = [(w, f) for w, (_, f) in runs.items() if f.get("writing")]
     for workers, figures in writing:
-        say(f"  gradebook (SQLite) during the {workers}-worker run: {figures['notebooks']} notebooks recorded "
-            f"in {figures['writing']:.1f} s = {figures['notebooks'] / figures['writing']:.0f} notebooks/s")
+        say(
+            f"  gradebook (SQLite) during the {workers}-worker run: "
+            f"{figures['notebooks']} notebooks recorded in {figures['writing']:.1f} s = "
+            f"{figures['notebooks'] / figures['writing']:.0f} notebooks/s"
+        )
     sources = load_sources(course.SOLUTIONS, list(chapters))
     first, last, count = gradebook_rate(runs[1][0], sources, 500)
     say(f"  gradebook (SQLite), writer alone, {count} notebooks into a fresh gradebook: "

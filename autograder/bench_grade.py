@@ -45,17 +45,20 @@ FAST_FLAGS = ("torch-used", "tamper")  # what the fast grader says when it was a
 
 def _torch_answer(signature: str, call: str, prelude: str = "") -> str:
     """An answer that calls torch through ``exec``: the quick in-kernel guard misses it."""
-    return (f"\n\n{signature}\n"
-            "    scope = {}\n"
-            "    exec('import torch', scope)\n"
-            "    F = scope['torch'].nn.functional\n"
-            "    t = lambda a: None if a is None else scope['torch'].from_numpy(np.ascontiguousarray(a))\n"
-            f"{prelude}"
-            "    try:\n"
-            f"        out = {call}\n"
-            "    except RuntimeError as err:\n"
-            "        raise ValueError(str(err)) from None\n"
-            "    return tuple(o.numpy() for o in out) if isinstance(out, tuple) else out.numpy()\n")
+    return (
+        f"\n\n{signature}\n"
+        "    scope = {}\n"
+        "    exec('import torch', scope)\n"
+        "    F = scope['torch'].nn.functional\n"
+        "    t = lambda a: None if a is None else "
+        "scope['torch'].from_numpy(np.ascontiguousarray(a))\n"
+        f"{prelude}"
+        "    try:\n"
+        f"        out = {call}\n"
+        "    except RuntimeError as err:\n"
+        "        raise ValueError(str(err)) from None\n"
+        "    return tuple(o.numpy() for o in out) if isinstance(out, tuple) else out.numpy()\n"
+    )
 
 
 def _loop_answer(signature: str) -> str:
@@ -67,44 +70,81 @@ def _loop_answer(signature: str) -> str:
 SPEC = {
     "01_convolution": {
         "wrong": {
-            "flipped-kernel": ("conv2d", "return _conv_nd(2, input, weight, bias",
-                               "return _conv_nd(2, input, weight[..., ::-1, ::-1], bias"),
+            "flipped-kernel": (
+                "conv2d",
+                "return _conv_nd(2, input, weight, bias",
+                "return _conv_nd(2, input, weight[..., ::-1, ::-1], bias",
+            ),
             "loop-drops-bias": ("conv2d_loop", "out[b, o] += bias[o]", "pass"),
         },
-        "torch": ("conv2d", _torch_answer(
-            "def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):",
-            "F.conv2d(t(input), t(weight), t(bias), stride, padding, dilation, groups)")),
-        "loop": ("conv2d_loop", _loop_answer(
-            "def conv2d_loop(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):")),
+        "torch": (
+            "conv2d",
+            _torch_answer(
+                "def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):",
+                "F.conv2d(t(input), t(weight), t(bias), stride, padding, dilation, groups)",
+            ),
+        ),
+        "loop": (
+            "conv2d_loop",
+            _loop_answer(
+                "def conv2d_loop(input, weight, bias=None, stride=1, padding=0, dilation=1, "
+                "groups=1):"
+            ),
+        ),
     },
     "05_pooling": {
         "wrong": {
-            "count-include-pad-ignored": ("avg_pool", "count = end - start if count_include_pad else",
-                                          "count = end - start if True else"),
-            "lp-pool2d-mean-not-sum": ("lp_pool", "* (kh * kw)) ** (1.0 / norm_type)",
-                                       ") ** (1.0 / norm_type)"),
+            "count-include-pad-ignored": (
+                "avg_pool",
+                "count = end - start if count_include_pad else",
+                "count = end - start if True else",
+            ),
+            "lp-pool2d-mean-not-sum": (
+                "lp_pool",
+                "* (kh * kw)) ** (1.0 / norm_type)",
+                ") ** (1.0 / norm_type)",
+            ),
         },
-        "torch": ("avg_pool", _torch_answer(
-            "def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,\n"
-            "               count_include_pad=True, divisor_override=None):",
-            "F.avg_pool2d(t(input), kernel_size, stride, padding, ceil_mode, count_include_pad, "
-            "divisor_override)")),
-        "loop": ("max_pool2d_loop", _loop_answer(
-            "def max_pool2d_loop(input, kernel_size, stride=None, padding=0, dilation=1, "
-            "ceil_mode=False,\n                    return_indices=False):")),
+        "torch": (
+            "avg_pool",
+            _torch_answer(
+                "def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,\n"
+                "               count_include_pad=True, divisor_override=None):",
+                "F.avg_pool2d(t(input), kernel_size, stride, padding, ceil_mode, "
+                "count_include_pad, "
+                "divisor_override)",
+            ),
+        ),
+        "loop": (
+            "max_pool2d_loop",
+            _loop_answer(
+                "def max_pool2d_loop(input, kernel_size, stride=None, padding=0, dilation=1, "
+                "ceil_mode=False,\n                    return_indices=False):"
+            ),
+        ),
     },
     "09_layer_rms_norm": {
         "wrong": {
-            "unbiased-variance": ("layer_norm", "var = ((input - mean) ** 2).mean(axis=axes, keepdims=True)",
-                                  "var = input.var(axis=axes, keepdims=True, ddof=1)"),
+            "unbiased-variance": (
+                "layer_norm",
+                "var = ((input - mean) ** 2).mean(axis=axes, keepdims=True)",
+                "var = input.var(axis=axes, keepdims=True, ddof=1)",
+            ),
             "eps-outside-sqrt": ("layer_norm", "np.sqrt(var + eps)", "(np.sqrt(var) + eps)"),
         },
-        "torch": ("layer_norm", _torch_answer(
-            "def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):",
-            "F.layer_norm(t(input), shape, t(weight), t(bias), eps)",
-            "    shape = [int(normalized_shape)] if np.isscalar(normalized_shape) "
-            "else [int(s) for s in normalized_shape]\n")),
-        "loop": ("rms_norm", _loop_answer("def rms_norm(input, normalized_shape, weight=None, eps=None):")),
+        "torch": (
+            "layer_norm",
+            _torch_answer(
+                "def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):",
+                "F.layer_norm(t(input), shape, t(weight), t(bias), eps)",
+                "    shape = [int(normalized_shape)] if np.isscalar(normalized_shape) "
+                "else [int(s) for s in normalized_shape]\n",
+            ),
+        ),
+        "loop": (
+            "rms_norm",
+            _loop_answer("def rms_norm(input, normalized_shape, weight=None, eps=None):"),
+        ),
     },
 }
 
@@ -193,7 +233,8 @@ def plan_class(students: int, seed: int, loops: int) -> dict:
 
 
 def write_class(kinds: dict, seed: int, roots) -> dict:
-    """Write each submission into every root's submitted/; returns (student, chapter) -> description."""
+    """Write each submission into every root's submitted/; returns (student, chapter) ->
+    description."""
     rng = random.Random(seed + 1)
     described = {}
     for (student, chapter), kind in kinds.items():
@@ -238,7 +279,9 @@ def plain_autograde():
     return config
 
 
-def run_nbgrader(root: Path, seed: int, kinds: dict, release: Path) -> tuple[float, float, float, list]:
+def run_nbgrader(
+    root: Path, seed: int, kinds: dict, release: Path
+) -> tuple[float, float, float, list]:
     """Plain nbgrader: generate the assignments, autograde one notebook at a time, feedback.
 
     Returns the seconds of the set-up, of autograde, of generate_feedback, and the errors.
@@ -254,22 +297,28 @@ def run_nbgrader(root: Path, seed: int, kinds: dict, release: Path) -> tuple[flo
     for chapter in CHAPTERS:
         result = api.generate_assignment(chapter, force=True)
         if not result["success"]:
-            raise SystemExit(f"generate_assignment {chapter} failed:\n{result.get('log', '')[-2000:]}"
-                             f"\n{result.get('error', '')}")
+            raise SystemExit(
+                f"generate_assignment {chapter} failed:\n{result.get('log', '')[-2000:]}"
+                f"\n{result.get('error', '')}"
+            )
     setup = time.monotonic() - began
     errors, began = [], time.monotonic()
     for n, (student, chapter) in enumerate(kinds, 1):
         one = time.monotonic()
         result = api.autograde(chapter, student, force=True)
         if not result["success"]:
-            errors.append(f"{student}/{chapter}: {(result.get('error') or result.get('log', ''))[-500:]}")
+            errors.append(
+                f"{student}/{chapter}: {(result.get('error') or result.get('log', ''))[-500:]}"
+            )
         print(f"nbgrader {n}/{len(kinds)} {student}/{chapter} {time.monotonic() - one:.1f} s"
               f"{'' if result['success'] else ' FAILED'}", file=sys.stderr, flush=True)
     grading, began = time.monotonic() - began, time.monotonic()
     for chapter in CHAPTERS:
         result = api.generate_feedback(chapter, force=True)
         if not result["success"]:
-            errors.append(f"feedback {chapter}: {(result.get('error') or result.get('log', ''))[-500:]}")
+            errors.append(
+                f"feedback {chapter}: {(result.get('error') or result.get('log', ''))[-500:]}"
+            )
     return setup, grading, time.monotonic() - began, errors
 
 
@@ -288,7 +337,9 @@ def nbgrader_scores(root: Path, kinds: dict) -> tuple[dict, dict]:
             except Exception:  # noqa: BLE001 - MissingEntry: autograde did not record it
                 continue
             totals[(student, chapter)] = float(sub.score)
-            cells[(student, chapter)] = {g.name: float(g.score) for nb in sub.notebooks for g in nb.grades}
+            cells[(student, chapter)] = {
+                g.name: float(g.score) for nb in sub.notebooks for g in nb.grades
+            }
     return totals, cells
 
 
@@ -302,7 +353,9 @@ def fast_scores(root: Path) -> tuple[dict, dict, dict]:
             flags[key] = (row["flags"], row["note"])
     with open(root / "grades_by_exercise.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            cells.setdefault((row["student"], row["assignment"]), {})[row["exercise"]] = float(row["points"])
+            cells.setdefault((row["student"], row["assignment"]), {})[row["exercise"]] = float(
+                row["points"]
+            )
     return totals, cells, flags
 
 
@@ -318,16 +371,22 @@ def main(args) -> int:
         mix = {}
         for kind in kinds.values():
             mix[kind] = mix.get(kind, 0) + 1
-        print(f"class: {args.students} students x {len(CHAPTERS)} chapters = {len(kinds)} submissions, "
-              f"{sum(len(course.notebooks(c)) for _, c in kinds)} notebooks "
-              f"({', '.join(f'{n} {k}' for k, n in sorted(mix.items()))}); seed {seed}; in {tmp}",
-              flush=True)
+        print(
+            f"class: {args.students} students x {len(CHAPTERS)} chapters = "
+            f"{len(kinds)} submissions, "
+            f"{sum(len(course.notebooks(c)) for _, c in kinds)} notebooks "
+            f"({', '.join(f'{n} {k}' for k, n in sorted(mix.items()))}); seed {seed}; in {tmp}",
+            flush=True,
+        )
 
         if args.cluster_students:
             from . import bench_cluster
 
             bench_cluster.main(seed, args.cluster_students, CHAPTERS, tmp, plan_class, write_class)
-        print(f"fast grader: python -m autograder grade --seed {seed} --jobs {args.jobs} ...", flush=True)
+        print(
+            f"fast grader: python -m autograder grade --seed {seed} --jobs {args.jobs} ...",
+            flush=True,
+        )
         fast_seconds, feedback_seconds, fast_summary = run_fast(fast_root, seed, args.jobs)
         print(f"  {fast_summary}", flush=True)
         print("plain nbgrader: generate_assignment, then autograde per notebook "
@@ -366,20 +425,34 @@ def main(args) -> int:
         # autograde. Both then write the feedback HTML with nbgrader's generate_feedback.
         fast_grading = fast_seconds - feedback_seconds
         nb_all = nb_seconds + nb_feedback
-        print(f"fast grader, grading:    {fast_grading:7.1f} s wall  {n / fast_grading:6.2f} notebooks/s "
-              f"(--jobs {args.jobs}: process start, gradebook, autograded notebooks, grades.csv)")
-        print(f"plain nbgrader, grading: {nb_seconds:7.1f} s wall  {n / nb_seconds:6.2f} notebooks/s "
-              f"(autograde, a fresh kernel per notebook; generate_assignment took {setup:.1f} s before)")
+        print(
+            f"fast grader, grading:    {fast_grading:7.1f} s wall  "
+            f"{n / fast_grading:6.2f} notebooks/s "
+            f"(--jobs {args.jobs}: process start, gradebook, autograded notebooks, grades.csv)"
+        )
+        print(
+            f"plain nbgrader, grading: {nb_seconds:7.1f} s wall  {n / nb_seconds:6.2f} notebooks/s "
+            f"(autograde, a fresh kernel per notebook; generate_assignment took {setup:.1f} s "
+            "before)"
+        )
         ratio = nb_seconds / fast_grading
-        print(f"speed ratio, grading: {ratio:.1f}x (target >= 5x: {'met' if ratio >= 5 else 'NOT met'})")
+        print(
+            f"speed ratio, grading: {ratio:.1f}x "
+            f"(target >= 5x: {'met' if ratio >= 5 else 'NOT met'})"
+        )
         print(f"with the feedback HTML too: fast {fast_seconds:.1f} s ({n / fast_seconds:.2f}/s, "
               f"feedback {feedback_seconds:.1f} s), nbgrader {nb_all:.1f} s ({n / nb_all:.2f}/s, "
               f"feedback {nb_feedback:.1f} s): {nb_all / fast_seconds:.1f}x")
-        print(f"scores agree on {agree} of {len(described)} (student, assignment); nbgrader fooled on {len(fooled)}, "
-              f"real disagreements {len(real)}")
+        print(
+            f"scores agree on {agree} of {len(described)} (student, assignment); "
+            f"nbgrader fooled on {len(fooled)}, "
+            f"real disagreements {len(real)}"
+        )
         if fooled:
-            print("nbgrader fooled (an attack the fast grader flagged, where nbgrader gave more; the "
-                  "fast grader also takes the points of every exercise of the attacking cell):")
+            print(
+                "nbgrader fooled (an attack the fast grader flagged, where nbgrader gave more; the "
+                "fast grader also takes the points of every exercise of the attacking cell):"
+            )
             for line in fooled:
                 print(f"  {line}")
         if real:
@@ -401,8 +474,12 @@ def main(args) -> int:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--students", type=int, default=20, help="students in the class (x 3 chapters)")
-    parser.add_argument("--seed", type=int, default=2026, help="seed of the class and of the hidden cases")
+    parser.add_argument(
+        "--students", type=int, default=20, help="students in the class (x 3 chapters)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=2026, help="seed of the class and of the hidden cases"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="the fast grader's --jobs")
     parser.add_argument("--loops", type=int, default=2,
                         help="submissions with an infinite loop (each costs 30 s on both sides)")

@@ -95,8 +95,12 @@ def validate(header, blob_count: int, steps: int) -> dict:
                 or not isinstance(outcomes, list) or len(outcomes) > MAX_OUTCOMES):
             raise ChannelError("malformed report")
         for outcome in outcomes:
-            if (not isinstance(outcome, dict) or not _optional_str(outcome.get("error"))
-                    or not _optional_str(outcome.get("message")) or not _optional_str(outcome.get("where"))):
+            if (
+                not isinstance(outcome, dict)
+                or not _optional_str(outcome.get("error"))
+                or not _optional_str(outcome.get("message"))
+                or not _optional_str(outcome.get("where"))
+            ):
                 raise ChannelError("malformed outcome")
             _check_value(outcome.get("value") or {"kind": "none"}, blob_count)
         return header

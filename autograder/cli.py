@@ -1,4 +1,5 @@
 """The course's commands; the Makefile calls these, and so can anyone without make."""
+
 from __future__ import annotations
 
 import argparse
@@ -93,7 +94,9 @@ def main(argv=None) -> int:
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--only", action="append", help="only cases whose label contains this")
     p.set_defaults(run=cmd_bench)
-    p = sub.add_parser("bench-grade", help="the fast grader against plain nbgrader on a synthetic class")
+    p = sub.add_parser(
+        "bench-grade", help="the fast grader against plain nbgrader on a synthetic class"
+    )
     from .bench_grade import add_arguments as bench_grade_arguments
 
     bench_grade_arguments(p)

@@ -77,7 +77,7 @@ def compare(expected, got, dtype: bool = True) -> Mismatch | None:
             return Mismatch(f"returned {len(got)} values, expected {len(expected)}")
     else:
         got = (got,)
-    for position, (exp, out) in enumerate(zip(expected, got)):
+    for position, (exp, out) in enumerate(zip(expected, got, strict=True)):
         where = f"output {position}: " if len(expected) > 1 else ""
         problem = compare_one(np.asarray(exp), out, dtype)
         if problem:

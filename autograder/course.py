@@ -22,7 +22,9 @@ NOTEBOOKS = COURSE_ROOT / "notebooks"
 
 def chapters(solutions: Path = SOLUTIONS) -> list[str]:
     """Assignment ids, in order: every solutions/NN_topic folder holding notebooks."""
-    return sorted(p.name for p in solutions.iterdir() if p.is_dir() and notebooks(p.name, solutions))
+    return sorted(
+        p.name for p in solutions.iterdir() if p.is_dir() and notebooks(p.name, solutions)
+    )
 
 
 def notebooks(assignment: str, solutions: Path = SOLUTIONS) -> list[str]:
@@ -75,7 +77,9 @@ def release(target: Path = NOTEBOOKS, db_url: str | None = None) -> None:
     for chapter in chapters():
         result = api.generate_assignment(chapter, force=True)
         if not result["success"]:
-            raise SystemExit(f"release of {chapter} failed:\n{result['log']}\n{result.get('error', '')}")
+            raise SystemExit(
+                f"release of {chapter} failed:\n{result['log']}\n{result.get('error', '')}"
+            )
         for name in notebooks(chapter):
             _normalize(target / chapter / f"{name}.ipynb")
         # A chapter split into parts leaves its former single notebook behind: it has no source now.
@@ -108,9 +112,15 @@ def release_drift() -> list[str]:
                 if not committed.exists():
                     problems.append(f"notebooks/{name} is missing: run `make release`")
                 elif not filecmp.cmp(fresh / name, committed, shallow=False):
-                    problems.append(f"notebooks/{name} differs from a fresh release: run `make release`")
-            stale = sorted({p.stem for p in (NOTEBOOKS / chapter).glob("*.ipynb")} - set(notebooks(chapter)))
-            problems += [f"notebooks/{chapter}/{n}.ipynb has no source in solutions/" for n in stale]
+                    problems.append(
+                        f"notebooks/{name} differs from a fresh release: run `make release`"
+                    )
+            stale = sorted(
+                {p.stem for p in (NOTEBOOKS / chapter).glob("*.ipynb")} - set(notebooks(chapter))
+            )
+            problems += [
+                f"notebooks/{chapter}/{n}.ipynb has no source in solutions/" for n in stale
+            ]
         extra = sorted({p.name for p in NOTEBOOKS.iterdir() if p.is_dir()} - set(chapters()))
         problems += [f"notebooks/{name} has no source in solutions/" for name in extra]
         return problems

@@ -11,7 +11,10 @@ def _short_traceback(shell, etype, value, tb, tb_offset=None):
     cell_line = ""
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code.co_filename.startswith(("<ipython-input", "/tmp/ipykernel_")) or "ipykernel" in code.co_filename:
+        if (
+            code.co_filename.startswith(("<ipython-input", "/tmp/ipykernel_"))
+            or "ipykernel" in code.co_filename
+        ):
             import linecache
 
             cell_line = linecache.getline(code.co_filename, tb.tb_lineno).strip()

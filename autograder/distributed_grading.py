@@ -170,10 +170,15 @@ class DaskNodes:
         try:
             self.client.wait_for_workers(1, timeout=self.worker_timeout)
         except (TimeoutError, OSError):
-            raise GradingBroke(f"no worker joined {self.address} in {self.worker_timeout:.0f} s") from None
+            raise GradingBroke(
+                f"no worker joined {self.address} in {self.worker_timeout:.0f} s"
+            ) from None
         threads = sum(self.client.nthreads().values())
-        self.log(f"cluster {self.address}: {len(self.client.nthreads())} worker(s), {threads} thread(s); "
-                 f"allowed-failures {failures}, worker-saturation {saturation}")
+        self.log(
+            f"cluster {self.address}: {len(self.client.nthreads())} worker(s), "
+            f"{threads} thread(s); "
+            f"allowed-failures {failures}, worker-saturation {saturation}"
+        )
         return self.client
 
     def close(self):
@@ -206,9 +211,20 @@ class DaskNodes:
             # A "data producer" is always a root task: the scheduler queues it itself and
             # hands a worker only what it can run now, however few tasks remain, so a
             # worker's death counts against the one notebook it was grading.
-            graph = {key: Task(key, grade_task, specs[(task.assignment, task.notebook)], task, self.seed,
-                               self.settings, self.sandboxed, self.memory_bytes, checks,
-                               _data_producer=True)}
+            graph = {
+                key: Task(
+                    key,
+                    grade_task,
+                    specs[(task.assignment, task.notebook)],
+                    task,
+                    self.seed,
+                    self.settings,
+                    self.sandboxed,
+                    self.memory_bytes,
+                    checks,
+                    _data_producer=True,
+                )
+            }
             running.add(self.client.get(graph, key, sync=False))
 
         try:
@@ -217,7 +233,9 @@ class DaskNodes:
                     submit()
                 try:
                     with self.client.as_current():  # wait() uses the current client
-                        done, _ = wait(list(running), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+                        done, _ = wait(
+                            list(running), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED"
+                        )
                 except TimeoutError:
                     # Nothing finished: the scheduler holds the tasks while workers come and
                     # go; only a cluster left without any worker for long stops the run.
@@ -226,8 +244,9 @@ class DaskNodes:
                     elif alone_since is None:
                         alone_since = time.monotonic()
                     elif time.monotonic() - alone_since > self.worker_timeout:
-                        raise GradingBroke(f"no worker at {self.address} for "
-                                           f"{self.worker_timeout:.0f} s") from None
+                        raise GradingBroke(
+                            f"no worker at {self.address} for {self.worker_timeout:.0f} s"
+                        ) from None
                     continue
                 for future in done:
                     running.discard(future)
@@ -239,8 +258,9 @@ class DaskNodes:
                     except GradingBroke:
                         raise
                     except FutureCancelledError as err:
-                        raise GradingBroke(f"the scheduler dropped {task.student}/{task.assignment}: "
-                                           f"{err}") from None
+                        raise GradingBroke(
+                            f"the scheduler dropped {task.student}/{task.assignment}: {err}"
+                        ) from None
                     except Exception as err:  # noqa: BLE001 - a worker-side failure outside node.grade
                         raise GradingBroke(f"{task.student}/{task.assignment}/{task.notebook}: "
                                            f"{type(err).__name__}: {err}") from None
@@ -257,8 +277,14 @@ class DaskNodes:
         last = getattr(getattr(err, "last_worker", None), "address", None) or "a worker"
         note = (f"grading this notebook stopped {deaths} grading workers (the last: {last}); "
                 "it was not tried again")
-        verdict = node._failed(Judge(self.seed), specs[(task.assignment, task.notebook)], task, note,
-                               began, label="crashed")
+        verdict = node._failed(
+            Judge(self.seed),
+            specs[(task.assignment, task.notebook)],
+            task,
+            note,
+            began,
+            label="crashed",
+        )
         verdict.seconds = time.monotonic() - began
         return verdict
 

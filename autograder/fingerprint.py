@@ -41,7 +41,11 @@ def machinery_files() -> list[Path]:
 
 
 def _family_of(value) -> str | None:
-    name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    name = (
+        value.__name__
+        if isinstance(value, types.ModuleType)
+        else getattr(value, "__module__", None)
+    )
     return name if isinstance(name, str) and name.startswith("autograder.checks.") else None
 
 
@@ -71,5 +75,7 @@ def family_files(check_names) -> set[Path]:
 def notebook(spec) -> str:
     """The digest a notebook's grade depends on (``spec``: its ``SourceNotebook``)."""
     names = {name for _, _, checks in spec.tests.values() for name, _ in checks}
-    tests = json.dumps(sorted((gid, source, points) for gid, (source, points, _) in spec.tests.items()))
+    tests = json.dumps(
+        sorted((gid, source, points) for gid, (source, points, _) in spec.tests.items())
+    )
     return _digest(set(machinery_files()) | family_files(names), tests.encode())

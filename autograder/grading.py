@@ -37,8 +37,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--force", action="store_true", help="grade again what is already graded")
     parser.add_argument("--student", action="append", help="only these students")
     parser.add_argument("--assignment", action="append", help="only these assignments")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="CPU seconds per cell (a wall-clock backstop of 3x + 30 s catches sleeps)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="CPU seconds per cell (a wall-clock backstop of 3x + 30 s catches sleeps)",
+    )
     parser.add_argument("--memory", type=int, default=4096, help="MiB of address space per kernel")
     parser.add_argument("--root", default=str(COURSE_ROOT), help="course root (holds submitted/)")
     parser.add_argument("--source", default=None,
@@ -58,9 +62,13 @@ def load_sources(solutions: Path, assignments=None) -> dict:
         if assignments and assignment not in assignments:
             continue
         out[assignment] = {
-            name: submission.SourceNotebook.load(solutions / assignment / f"{name}.ipynb", assignment,
-                                                 released_root / assignment / f"{name}.ipynb")
-            for name in course.notebooks(assignment, solutions)}
+            name: submission.SourceNotebook.load(
+                solutions / assignment / f"{name}.ipynb",
+                assignment,
+                released_root / assignment / f"{name}.ipynb",
+            )
+            for name in course.notebooks(assignment, solutions)
+        }
     return out
 
 
@@ -99,7 +107,11 @@ def read_task(student, assignment, name, path: Path) -> node.Task:
     except submission.Malformed as err:
         return node.Task(student, assignment, name, None, str(err), "unreadable")
     except OSError as err:
-        why = "not submitted" if isinstance(err, FileNotFoundError) else f"cannot read it: {err.strerror}"
+        why = (
+            "not submitted"
+            if isinstance(err, FileNotFoundError)
+            else f"cannot read it: {err.strerror}"
+        )
         return node.Task(student, assignment, name, None, f"{path.name}: {why}", "missing")
     return node.Task(student, assignment, name, data, "", hashlib.sha256(data).hexdigest())
 
@@ -184,14 +196,21 @@ def main(args) -> int:
                   "`--unsandboxed` grades anyway, without protection.", file=sys.stderr)
             return 2
     sources = load_sources(solutions, args.assignment)
-    specs = {(a, n): s.for_grading() for a, notebooks in sources.items() for n, s in notebooks.items()}
+    specs = {
+        (a, n): s.for_grading() for a, notebooks in sources.items() for n, s in notebooks.items()
+    }
     seed = seed_for(root, args.seed)
     mode = "-unsandboxed" if args.unsandboxed else ""
     fingerprints = {key: fingerprint.notebook(spec) + mode for key, spec in specs.items()}
     settings = Settings(timeout=args.timeout, total_timeout=max(600.0, args.timeout * 20))
     began = time.monotonic()
-    print(f"kernels: {pool.describe()}" if pool else
-          f"kernels: on the workers of the Dask cluster at {args.scheduler}", file=sys.stderr, flush=True)
+    print(
+        f"kernels: {pool.describe()}"
+        if pool
+        else f"kernels: on the workers of the Dask cluster at {args.scheduler}",
+        file=sys.stderr,
+        flush=True,
+    )
     gb, nodes = gradebook.open_gradebook(root), None
     try:
         gradebook.prepare(gb, sources)
@@ -201,9 +220,12 @@ def main(args) -> int:
         todo = [(s, a, n, p) for s, a, n, p in work
                 if args.force or not records.already_graded(root, s, a, n, digest_of(p), seed,
                                                               fingerprints.get((a, n)))]
-        print(f"grading {len(todo)} notebook(s) ({len(work) - len(todo)} already graded), "
-              f"seed {seed}, {f'on {args.scheduler}' if args.scheduler else f'{args.jobs} at once'}",
-              file=sys.stderr, flush=True)
+        print(
+            f"grading {len(todo)} notebook(s) ({len(work) - len(todo)} already graded), "
+            f"seed {seed}, {f'on {args.scheduler}' if args.scheduler else f'{args.jobs} at once'}",
+            file=sys.stderr,
+            flush=True,
+        )
         tasks = [read_task(*item) for item in todo]
         if args.scheduler:
             nodes = DaskNodes(args.scheduler, seed, settings, sandboxed=not args.unsandboxed,
@@ -217,13 +239,20 @@ def main(args) -> int:
             wrote = time.perf_counter()
             records.write_autograded(root, verdict)
             gradebook.record(gb, verdict)
-            records.write_record(root, verdict, fingerprints[(verdict.assignment, verdict.notebook)])
+            records.write_record(
+                root, verdict, fingerprints[(verdict.assignment, verdict.notebook)]
+            )
             writing += time.perf_counter() - wrote
             done += 1
             flags = " ".join(sorted({f for f, _ in verdict.flags}))
-            _progress(done, len(tasks), grading_began,
-                      f"{verdict.student}/{verdict.assignment}/{verdict.notebook}: "
-                      f"{sum(verdict.scores.values())}/{sum(verdict.max_scores.values())} {flags}".rstrip())
+            _progress(
+                done,
+                len(tasks),
+                grading_began,
+                f"{verdict.student}/{verdict.assignment}/{verdict.notebook}: "
+                f"{sum(verdict.scores.values())}/{sum(verdict.max_scores.values())} "
+                f"{flags}".rstrip(),
+            )
         # The one writer's share: on a large cluster it must keep up (make bench-grade).
         print(f"graded {done} notebook(s) in {time.monotonic() - grading_began:.1f} s; "
               f"recording them took {writing:.1f} s", file=sys.stderr, flush=True)

@@ -66,12 +66,20 @@ def torch_use(obj, _seen=None) -> str | None:
                 continue
             if _is_torch(value):
                 return f"`{label}`"
-            if isinstance(value, (types.FunctionType, type)) and getattr(value, "__module__", "") == fn.__module__:
+            if (
+                isinstance(value, (types.FunctionType, type))
+                and getattr(value, "__module__", "") == fn.__module__
+            ):
                 found = torch_use(value, seen)
                 if found:
                     return found
         if "torch" in names or any(n in ("importlib", "__import__") for n in names):
-            constants = {c for code in _code_objects(fn.__code__) for c in code.co_consts if isinstance(c, str)}
+            constants = {
+                c
+                for code in _code_objects(fn.__code__)
+                for c in code.co_consts
+                if isinstance(c, str)
+            }
             if "torch" in names or any(c.split(".")[0] == "torch" for c in constants):
                 return "an import of torch"
     return None
@@ -79,7 +87,7 @@ def torch_use(obj, _seen=None) -> str | None:
 
 def _has_contents(cell) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents  # an empty cell raises on access
     except ValueError:
         return False
     return True

@@ -27,7 +27,17 @@ from . import api, exercise, runtime, wire
 
 BLOCKED_PACKAGES = frozenset({"torch", "torchvision", "torchaudio", "functorch", "jax", "jaxlib",
                               "tensorflow", "keras"})
-ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".h5", ".safetensors")
+ARRAY_SUFFIXES = (
+    ".npy",
+    ".npz",
+    ".pt",
+    ".pth",
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".h5",
+    ".safetensors",
+)
 PROCESS_EVENTS = frozenset({"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                             "os.forkpty", "subprocess.Popen", "pty.spawn", "os.startfile"})
 SIGNAL_EVENTS = frozenset({"os.kill", "os.killpg", "signal.pthread_kill"})
@@ -43,10 +53,25 @@ NAMED_MODULES = {**dict.fromkeys(("subprocess", "multiprocessing", "_posixsubpro
                                   "mmap", "resource", "fcntl"), "tamper"),
                  **dict.fromkeys(("socket", "_socket", "ssl", "http", "urllib", "ftplib",
                                   "smtplib", "xmlrpc"), "network")}
-PATH_EVENTS = {"os.remove": 0, "os.rmdir": 0, "os.rename": (0, 1), "os.replace": (0, 1), "os.symlink": 1,
-               "os.link": 1, "os.truncate": 0, "os.chmod": 0, "os.chown": 0, "os.utime": 0,
-               "os.mkdir": 0, "shutil.rmtree": 0, "shutil.move": 0, "os.chdir": None,
-               "os.chroot": None, "os.setuid": None, "os.setgid": None}
+PATH_EVENTS = {
+    "os.remove": 0,
+    "os.rmdir": 0,
+    "os.rename": (0, 1),
+    "os.replace": (0, 1),
+    "os.symlink": 1,
+    "os.link": 1,
+    "os.truncate": 0,
+    "os.chmod": 0,
+    "os.chown": 0,
+    "os.utime": 0,
+    "os.mkdir": 0,
+    "shutil.rmtree": 0,
+    "shutil.move": 0,
+    "os.chdir": None,
+    "os.chroot": None,
+    "os.setuid": None,
+    "os.setgid": None,
+}
 TORCH_SUBMODULES = frozenset({"nn", "functional", "autograd", "linalg", "fft", "special", "utils",
                               "modules", "init"})
 
@@ -55,7 +80,8 @@ TORCH_SUBMODULES = frozenset({"nn", "functional", "autograd", "linalg", "fft", "
 class Step:
     """One cell to run: the student's code, or one of the course's test cells."""
 
-    kind: str  # "test", "answer" (a solution cell), "book" (an unmodified cell of the text), "student"
+    # "test", "answer" (a solution cell), "book" (an unmodified cell of the text), "student"
+    kind: str
     source: str
     grade_id: str = ""
     checks: list = field(default_factory=list)  # (name, hidden) a test cell must report
@@ -249,7 +275,11 @@ def _audit_event(event: str, args) -> None:
             _report("tamper", f"{event}: looks into the interpreter")
             raise PermissionError(f"grading: {event} is not allowed")
     elif event == "object.__setattr__":
-        if len(args) > 1 and args[1] in ("__code__", "__globals__", "__defaults__") and _student_frame():
+        if (
+            len(args) > 1
+            and args[1] in ("__code__", "__globals__", "__defaults__")
+            and _student_frame()
+        ):
             _report("tamper", f"replaces a function's {args[1]}")
             raise PermissionError("grading: replacing a function's code is not allowed")
     elif event == "import":
@@ -278,7 +308,12 @@ def _audit_event(event: str, args) -> None:
     elif event in NETWORK_EVENTS:
         _report("network", event)
         raise PermissionError(f"grading: {event} is not allowed")
-    elif event in ("os.link", "os.symlink") and args and _path_of(args[0]) and not _readable(_path_of(args[0])):
+    elif (
+        event in ("os.link", "os.symlink")
+        and args
+        and _path_of(args[0])
+        and not _readable(_path_of(args[0]))
+    ):
         _report("tamper", f"{event} {_path_of(args[0])}")
         raise PermissionError(f"grading: {event} is not allowed here")
     elif event in PATH_EVENTS:
@@ -351,7 +386,9 @@ def allowed_modules() -> frozenset:
             requires = metadata.requires(dist) or []
         except metadata.PackageNotFoundError:
             continue
-        wanted += [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in requires if "extra ==" not in r]
+        wanted += [
+            re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in requires if "extra ==" not in r
+        ]
     names = set(sys.stdlib_module_names) | {"numpy", "matplotlib", "mpl_toolkits", "pylab"}
     for module, dists in metadata.packages_distributions().items():
         if any(re.sub(r"[-_.]+", "-", d).lower() in seen for d in dists):

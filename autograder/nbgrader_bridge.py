@@ -53,7 +53,9 @@ def grade_path(path, assignment: str, student: str, root):
         pool, judge = _grader["pool"], _grader[seed]
     name = path.stem
     solutions = root / "solutions" / assignment
-    if not (solutions / f"{name}.ipynb").exists():  # a renamed notebook of a one-notebook assignment
+    if not (
+        solutions / f"{name}.ipynb"
+    ).exists():  # a renamed notebook of a one-notebook assignment
         names = sorted(p.stem for p in solutions.glob("*.ipynb"))
         name = names[0] if len(names) == 1 else name
     source = submission.SourceNotebook.load(solutions / f"{name}.ipynb", assignment,
@@ -158,13 +160,22 @@ class TrustedGrade(Preprocessor):
                                             info["assignment"]))
         path = folder / f"{info['notebook']}.ipynb"
         graded = grade_path(path, info["assignment"], info["student"], root)
-        self.log.info("trusted grader: %s/%s %s/%s%s", info["student"], info["assignment"],
-                      sum(graded.scores.values()), sum(graded.max_scores.values()),
-                      " flags: " + " ".join(sorted({f for f, _ in graded.flags})) if graded.flags else "")
+        self.log.info(
+            "trusted grader: %s/%s %s/%s%s",
+            info["student"],
+            info["assignment"],
+            sum(graded.scores.values()),
+            sum(graded.max_scores.values()),
+            " flags: " + " ".join(sorted({f for f, _ in graded.flags})) if graded.flags else "",
+        )
         # Through nbformat's reader: sources and outputs as nbgrader expects them (strings).
-        graded_nb = nbformat.reads(json.dumps(graded.autograded or {"cells": [], "metadata": {},
-                                                                  "nbformat": 4, "nbformat_minor": 5}),
-                                   as_version=4)
+        graded_nb = nbformat.reads(
+            json.dumps(
+                graded.autograded
+                or {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+            ),
+            as_version=4,
+        )
         cells = list(graded_nb.cells)
         tests, kept = set(graded.max_scores), set()
         for cell in cells:

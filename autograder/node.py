@@ -130,7 +130,9 @@ def _grade(pool, judge, spec, task, settings, began) -> Verdict:
             messages[step.grade_id] = "\n\n".join(problems)
         else:
             scores[step.grade_id] = max_scores[step.grade_id]
-            counts = [f"{judge.case_count(n, h)} {'hidden' if h else 'visible'}" for n, h in step.checks]
+            counts = [
+                f"{judge.case_count(n, h)} {'hidden' if h else 'visible'}" for n, h in step.checks
+            ]
             messages[step.grade_id] = f"passed: {', '.join(counts)} cases match torch"
     autograded = records.autograded_notebook(spec, plan, messages, scores)
     return Verdict(task.student, task.assignment, task.notebook, scores, max_scores, messages,

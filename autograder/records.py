@@ -1,5 +1,6 @@
 """What a grading run leaves on disk: the autograded notebooks, one record per graded
 notebook (``grading-runs/records``), and grades.csv / grades_by_exercise.csv."""
+
 from __future__ import annotations
 
 import csv
@@ -101,7 +102,9 @@ def write_record(root: Path, verdict, fingerprint: str) -> None:
 
 def read_record(root: Path, student, assignment, notebook) -> dict | None:
     try:
-        record = json.loads(record_path(root, student, assignment, notebook).read_text(encoding="utf-8"))
+        record = json.loads(
+            record_path(root, student, assignment, notebook).read_text(encoding="utf-8")
+        )
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
@@ -134,7 +137,9 @@ def write_reports(root: Path, gb, sources: dict) -> tuple[int, int, int]:
                 seed = record.get("seed", seed)
                 unprotected |= bool(record.get("unprotected"))
                 prefix = f"{name}.ipynb: " if len(notebooks) > 1 else ""
-                flags += [(str(label), prefix + str(detail)) for label, detail in record.get("flags", [])]
+                flags += [
+                    (str(label), prefix + str(detail)) for label, detail in record.get("flags", [])
+                ]
                 if record.get("note"):
                     notes.append(prefix + str(record["note"]))
                 for grade_id, points in record.get("scores", {}).items():

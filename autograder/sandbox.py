@@ -41,7 +41,8 @@ SCRATCH = "/tmp/work"
 NOBODY = 65534
 KERNEL_DISTRIBUTIONS = ("numpy", "matplotlib")
 MAX_PROCESSES = 64
-PATHS = "import sys; sys.path[:0] = [%r]; import site; site.addsitedir(%r); " % (INSIDE_ROOT, INSIDE_SITE)
+PATHS = (f"import sys; sys.path[:0] = [{INSIDE_ROOT!r}]; import site; "
+         f"site.addsitedir({INSIDE_SITE!r}); ")
 BOOT = PATHS + "from autograder.zygote import main; main()"
 FORK_TIMEOUT = 60  # seconds for the factory to answer one fork
 
@@ -137,10 +138,32 @@ def probe() -> str | None:
     if bwrap_path() is None:
         return ("bubblewrap is not installed: `sudo apt-get install bubblewrap` (Debian/Ubuntu), "
                 "`dnf install bubblewrap` (Fedora); `make grade` installs it when run as root")
-    result = subprocess.run([bwrap_path(), "--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY),
-                             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
-                             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "/bin/true"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            bwrap_path(),
+            "--unshare-all",
+            "--uid",
+            str(NOBODY),
+            "--gid",
+            str(NOBODY),
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "/bin/true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if result.returncode != 0:
         return ("bubblewrap cannot create namespaces here ("
                 f"{result.stderr.strip()[:200]}): enable unprivileged user namespaces "
@@ -269,8 +292,13 @@ class Zygote:
         # PID as this process sees it (it is another number inside the sandbox).
         self.control.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.control.settimeout(FORK_TIMEOUT)
-        self.process = subprocess.Popen(command(self.limits), stdin=theirs, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, close_fds=True)
+        self.process = subprocess.Popen(
+            command(self.limits),
+            stdin=theirs,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
         theirs.close()
 
     def fork(self, request_end: int, channel_end: int) -> int:
@@ -283,12 +311,18 @@ class Zygote:
                     size = socket.CMSG_SPACE(struct.calcsize("iII"))
                     data, ancillary, _, _ = self.control.recvmsg(1, size)
                     for level, kind, payload in ancillary:
-                        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and data == b"k":
+                        if (
+                            level == socket.SOL_SOCKET
+                            and kind == socket.SCM_CREDENTIALS
+                            and data == b"k"
+                        ):
                             return struct.unpack("iII", payload[:12])[0]
                     raise OSError("the factory answered without credentials")
                 except OSError as err:
                     if attempt == 2:
-                        raise KernelUnavailable(f"the kernel factory did not answer: {err}") from None
+                        raise KernelUnavailable(
+                            f"the kernel factory did not answer: {err}"
+                        ) from None
                     self.close()
                     self._start()
 
@@ -341,8 +375,14 @@ class Kernel:
                     fh.write("0")
             _limit(limits)
 
-        self.process = subprocess.Popen(unsandboxed_command(), stdin=request_end, stdout=channel_end,
-                                        stderr=subprocess.DEVNULL, preexec_fn=enter, close_fds=True)
+        self.process = subprocess.Popen(
+            unsandboxed_command(),
+            stdin=request_end,
+            stdout=channel_end,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=enter,
+            close_fds=True,
+        )
         return self.process.pid
 
     def send(self, payload: bytes) -> None:

@@ -173,7 +173,7 @@ class _Cell:
         self.positions = np.array([i for i, _ in pairs], dtype=np.int64)  # ascending
         self.hashes = np.array([h for _, h in pairs], dtype=np.int64)
 
-    def shared(self, other: "_Cell"):
+    def shared(self, other: _Cell):
         return self.unique[_members(self.unique, other.unique)]
 
     def overlap(self, shared) -> float:

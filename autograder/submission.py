@@ -87,7 +87,7 @@ class SourceNotebook:
     released: dict | None = None  # the student version, for feedback on an ungradable file
 
     @classmethod
-    def load(cls, path: Path, chapter: str, released: Path | None = None) -> "SourceNotebook":
+    def load(cls, path: Path, chapter: str, released: Path | None = None) -> SourceNotebook:
         nb = json.loads(path.read_text(encoding="utf-8"))
         self = cls(chapter, nb["cells"], notebook=path.stem)
         if released is not None and released.exists():
@@ -98,7 +98,11 @@ class SourceNotebook:
             if cell.get("cell_type") != "code":
                 continue
             if meta.get("grade") and not meta.get("solution"):
-                self.tests[meta["grade_id"]] = (source, int(meta.get("points", 0)), check_calls(source))
+                self.tests[meta["grade_id"]] = (
+                    source,
+                    int(meta.get("points", 0)),
+                    check_calls(source),
+                )
                 self.anchors[meta["grade_id"]] = last_answer
             elif meta.get("solution"):
                 self.answers.append(meta["grade_id"])
@@ -107,11 +111,19 @@ class SourceNotebook:
                 self.book_sources.add(source.strip())
         return self
 
-    def for_grading(self) -> "SourceNotebook":
+    def for_grading(self) -> SourceNotebook:
         """The same notebook without a single answer: what a grading node may hold."""
         tests = [c for c in self.cells if _meta(c).get("grade") and not _meta(c).get("solution")]
-        return SourceNotebook(self.chapter, tests, dict(self.tests), list(self.answers),
-                              dict(self.anchors), set(self.book_sources), self.notebook, self.released)
+        return SourceNotebook(
+            self.chapter,
+            tests,
+            dict(self.tests),
+            list(self.answers),
+            dict(self.anchors),
+            set(self.book_sources),
+            self.notebook,
+            self.released,
+        )
 
 
 @dataclass
@@ -142,7 +154,9 @@ def read_notebook(path: Path) -> bytes:
         raise Malformed(f"{path.name} is a directory, not a notebook")
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
-        raise Malformed(f"{path.name} is {size / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES >> 20} MB")
+        raise Malformed(
+            f"{path.name} is {size / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES >> 20} MB"
+        )
     return path.read_bytes()
 
 
@@ -179,10 +193,20 @@ def _clean_cell(cell, fixes: list):
     clean_meta = {}
     if isinstance(nbg, dict):
         clean = {}
-        for key, kind in (("grade_id", str), ("cell_type", str), ("grade", bool), ("solution", bool), ("locked", bool),
-                          ("task", bool), ("schema_version", int), ("points", (int, float))):
+        for key, kind in (
+            ("grade_id", str),
+            ("cell_type", str),
+            ("grade", bool),
+            ("solution", bool),
+            ("locked", bool),
+            ("task", bool),
+            ("schema_version", int),
+            ("points", (int, float)),
+        ):
             if key in nbg:
-                if isinstance(nbg[key], kind) and not (kind is not bool and isinstance(nbg[key], bool)):
+                if isinstance(nbg[key], kind) and not (
+                    kind is not bool and isinstance(nbg[key], bool)
+                ):
                     clean[key] = _clean_text(nbg[key], fixes)
                 else:
                     fixes.append(f"nbgrader metadata {key!r} of the wrong type")
@@ -204,7 +228,9 @@ def _clean_cell(cell, fixes: list):
             outputs = []
         out["outputs"] = outputs
         count = cell.get("execution_count")
-        out["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
+        out["execution_count"] = (
+            count if isinstance(count, int) and not isinstance(count, bool) else None
+        )
     return out
 
 
@@ -214,7 +240,9 @@ def parse_notebook(data: bytes, name: str) -> tuple[dict, list]:
     if len(data) == 0:
         raise Malformed(f"{name} is empty")
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise Malformed(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES >> 20} MB")
+        raise Malformed(
+            f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES >> 20} MB"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -230,23 +258,34 @@ def parse_notebook(data: bytes, name: str) -> tuple[dict, list]:
         raise Malformed(f"{name} is not valid JSON ({str(err)[:100]})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise Malformed(f"{name} is JSON but not a notebook (no list of cells)")
-    fixes: list = [f"{ints.huge} integer(s) of over {MAX_INT_DIGITS} digits read as 0"] if ints.huge else []
+    fixes: list = (
+        [f"{ints.huge} integer(s) of over {MAX_INT_DIGITS} digits read as 0"] if ints.huge else []
+    )
     problem = schema_problem(nb)
     if problem:
         fixes.append(f"not a valid notebook for nbformat ({problem})")
     cells = [c for c in (_clean_cell(cell, fixes) for cell in nb["cells"]) if c is not None]
     meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
     kernelspec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
-    kernelspec = {k: v for k, v in kernelspec.items() if isinstance(v, str) and k in ("name", "language", "display_name")}
-    clean = {"cells": cells, "metadata": {"kernelspec": kernelspec}, "nbformat": 4, "nbformat_minor": 5}
+    kernelspec = {
+        k: v
+        for k, v in kernelspec.items()
+        if isinstance(v, str) and k in ("name", "language", "display_name")
+    }
+    clean = {
+        "cells": cells,
+        "metadata": {"kernelspec": kernelspec},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     return clean, sorted(set(fixes))
 
 
 def schema_problem(nb: dict) -> str | None:
     """nbformat's own schema on the cleaned notebook (reported, never fatal)."""
-    import nbformat
-
     import warnings
+
+    import nbformat
 
     try:
         with warnings.catch_warnings():
@@ -275,9 +314,17 @@ def build_plan(source: SourceNotebook, nb: dict) -> Plan:
     retyped: set = set()
     placed_after: dict = {}  # answer grade_id -> index in steps after which tests go
     visible_tests = {visible_part(src): gid for gid, (src, _, _) in source.tests.items()}
-    kernel = nb.get("metadata", {}).get("kernelspec", {}) if isinstance(nb.get("metadata"), dict) else {}
+    kernel = (
+        nb.get("metadata", {}).get("kernelspec", {}) if isinstance(nb.get("metadata"), dict) else {}
+    )
     if isinstance(kernel, dict) and kernel.get("language", "python") != "python":
-        notes.append(("malformed", f"kernelspec changed to {kernel.get('name')!r}: graded with Python anyway", ""))
+        notes.append(
+            (
+                "malformed",
+                f"kernelspec changed to {kernel.get('name')!r}: graded with Python anyway",
+                "",
+            )
+        )
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -296,7 +343,11 @@ def build_plan(source: SourceNotebook, nb: dict) -> Plan:
             retyped.add(copied)
         if FAKE_OUTPUT in text:
             notes.append(("tamper", "prints text that imitates a passing check", ""))
-        kind = "answer" if grade_id in source.answers else ("book" if text.strip() in source.book_sources else "student")
+        kind = (
+            "answer"
+            if grade_id in source.answers
+            else ("book" if text.strip() in source.book_sources else "student")
+        )
         steps.append(Step(kind, text, grade_id))
         if kind == "answer":
             placed_after[grade_id] = len(steps)

@@ -73,7 +73,11 @@ def encode_value(value, blobs: list, depth: int = 0):
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         blobs.append(buffer.getvalue())
-        return {"kind": "array", "blob": len(blobs) - 1, "scalar": not isinstance(value, np.ndarray)}
+        return {
+            "kind": "array",
+            "blob": len(blobs) - 1,
+            "scalar": not isinstance(value, np.ndarray),
+        }
     return {"kind": "other", "type": f"{type(value).__module__}.{type(value).__name__}"}
 
 

@@ -79,15 +79,19 @@ def _own_filesystem(scratch_bytes: int) -> None:
     _check(_libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "tmpfs /tmp")
     os.mkdir(SCRATCH, 0o700)
     os.chdir(SCRATCH)
-    _check(_libc.mount(b"proc", b"/proc", b"proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
-           "proc /proc")
+    _check(
+        _libc.mount(b"proc", b"/proc", b"proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+        "proc /proc",
+    )
 
 
 def _drop_capabilities() -> None:
     for cap in range(64):  # the bounding set, so no later exec regains any
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             break
-    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
+    _check(
+        _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities"
+    )
     header = struct.pack("II", LINUX_CAPABILITY_VERSION_3, 0)
     data = bytes(24)  # effective, permitted, inheritable: all zero, twice (64 bits)
     number = SYS_CAPSET.get(os.uname().machine)
@@ -119,7 +123,8 @@ def _die_with_parent() -> None:
 
 
 def _child(control: socket.socket, request: int, channel: int, limits: dict) -> None:
-    """The forked child: answer with credentials, wait for the go-ahead, isolate, fork the kernel."""
+    """The forked child: answer with credentials, wait for the go-ahead, isolate, fork
+    the kernel."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _die_with_parent()
     creds = struct.pack("iII", os.getpid(), os.getuid(), os.getgid())

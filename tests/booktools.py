@@ -28,7 +28,7 @@ def nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def solution(chapter: str) -> types.SimpleNamespace:
     """The chapter's reference answers: every code cell but the tests, run in one namespace
     (a chapter in parts runs them in order; a part's brought-in functions are the same code)."""

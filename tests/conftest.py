@@ -6,6 +6,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The shared browser fixture, for the tests that drive a real browser.
+pytest_plugins = ["browsertools"]
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

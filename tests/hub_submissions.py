@@ -17,7 +17,9 @@ def _source(cell) -> str:
 
 def answered(conv2d_extra: str = "") -> dict:
     """The released chapter with every answer cell filled in from solutions/."""
-    released = json.loads((course.NOTEBOOKS / CHAPTER / f"{CHAPTER}.ipynb").read_text(encoding="utf-8"))
+    released = json.loads(
+        (course.NOTEBOOKS / CHAPTER / f"{CHAPTER}.ipynb").read_text(encoding="utf-8")
+    )
     solutions = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in json.loads(
         course.source_notebook(CHAPTER).read_text(encoding="utf-8"))["cells"]}
     for cell in released["cells"]:
@@ -35,10 +37,12 @@ _SIDE_DOOR = base64.b64encode(
     b"import torch\nb = None if bias is None else torch.as_tensor(bias)\n"
     b"out = torch.nn.functional.conv2d(torch.as_tensor(input), torch.as_tensor(weight), b,"
     b" stride, padding, dilation, groups).numpy()\n").decode()
-SMUGGLED = ("\n\nimport base64\n"
-            "def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n"
-            "    scope = dict(input=input, weight=weight, bias=bias, stride=stride, padding=padding,\n"
-            "                 dilation=dilation, groups=groups)\n"
-            f"    exec(base64.b64decode('{_SIDE_DOOR}'), scope)\n"
-            "    return scope['out']\n")
+SMUGGLED = (
+    "\n\nimport base64\n"
+    "def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n"
+    "    scope = dict(input=input, weight=weight, bias=bias, stride=stride, padding=padding,\n"
+    "                 dilation=dilation, groups=groups)\n"
+    f"    exec(base64.b64decode('{_SIDE_DOOR}'), scope)\n"
+    "    return scope['out']\n"
+)
 NOT_JSON = '{"cells": [{"cell_type": "code", "source": "def conv2d(input, weight'

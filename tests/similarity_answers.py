@@ -14,7 +14,8 @@ STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 # Bodies that replace each "# YOUR CODE HERE / raise NotImplementedError()" of a stub, in
 # order (a class has two: __init__ and __call__), without their indentation.
 CAROL_BODIES = {
-    "layer_norm": ['''
+    "layer_norm": [
+        """
 if isinstance(normalized_shape, (int, np.integer)):
     normalized_shape = [normalized_shape]
 dims = [int(d) for d in normalized_shape]
@@ -36,8 +37,10 @@ if weight is not None:
     y = y * weight
 if bias is not None:
     y = y + bias
-return y'''],
-    "LayerNorm": ['''
+return y"""
+    ],
+    "LayerNorm": [
+        """
 dims = [normalized_shape] if isinstance(normalized_shape, int) else list(normalized_shape)
 self.normalized_shape = tuple(dims)
 self.eps = eps
@@ -46,9 +49,13 @@ self.weight, self.bias = None, None
 if elementwise_affine:
     self.weight = np.ones(dims)
     if bias:
-        self.bias = np.zeros(dims)''', '''
-return layer_norm(input, self.normalized_shape, weight=self.weight, bias=self.bias, eps=self.eps)'''],
-    "rms_norm": ['''
+        self.bias = np.zeros(dims)""",
+        """
+return layer_norm(input, self.normalized_shape, weight=self.weight, bias=self.bias,
+                  eps=self.eps)""",
+    ],
+    "rms_norm": [
+        """
 if isinstance(normalized_shape, (int, np.integer)):
     normalized_shape = [normalized_shape]
 dims = [int(d) for d in normalized_shape]
@@ -65,13 +72,17 @@ ms = np.einsum("...i,...i->...", flat, flat)[..., None] / flat.shape[-1]
 y = (flat / np.sqrt(ms + eps)).reshape(input.shape)
 if weight is not None:
     y = y * weight
-return y.astype(input.dtype)'''],
-    "RMSNorm": ['''
+return y.astype(input.dtype)"""
+    ],
+    "RMSNorm": [
+        """
 dims = [normalized_shape] if isinstance(normalized_shape, int) else list(normalized_shape)
 self.normalized_shape = tuple(dims)
 self.eps = eps
-self.weight = np.ones(dims) if elementwise_affine else None''', '''
-return rms_norm(input, self.normalized_shape, weight=self.weight, eps=self.eps)'''],
+self.weight = np.ones(dims) if elementwise_affine else None""",
+        """
+return rms_norm(input, self.normalized_shape, weight=self.weight, eps=self.eps)""",
+    ],
 }
 
 DAVE_BODIES = {

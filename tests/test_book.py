@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
+from booktools import cells, nbgrader, source
 
 from autograder import course, exercise
 from autograder.submission import check_calls
-from booktools import cells, nbgrader, source
 
 CHAPTERS = course.chapters()
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -32,7 +32,9 @@ def test_notebooks_are_a_fresh_release_of_solutions():
 def test_committed_notebooks_hold_no_outputs(chapter, folder):
     for cell in cells(chapter, folder):
         if cell["cell_type"] == "code":
-            assert cell.get("outputs") == [] and cell.get("execution_count") is None, source(cell)[:80]
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None, source(cell)[
+                :80
+            ]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -56,8 +58,9 @@ def test_grade_ids_are_unique_and_test_cells_follow_the_pattern(chapter):
             continue
         text = source(cell)
         tree = ast.parse(text)
-        assert isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant), \
-            f"{meta['grade_id']}: a test cell opens with a one-line docstring"
+        assert isinstance(tree.body[0], ast.Expr) and isinstance(
+            tree.body[0].value, ast.Constant
+        ), f"{meta['grade_id']}: a test cell opens with a one-line docstring"
         calls = check_calls(text)
         assert calls and any(hidden for _, hidden in calls) and any(not h for _, h in calls), \
             f"{meta['grade_id']}: a visible and a hidden check"
@@ -133,11 +136,17 @@ NOTEBOOKS = [(chapter, name) for chapter in CHAPTERS for name in course.notebook
 def test_a_notebook_is_one_sitting(chapter, notebook):
     """At most six graded functions per notebook (a longer chapter comes in parts), and the
     first cell says how long it takes."""
-    graded = {name.split("/")[0] for cell in cells(chapter, "notebooks", notebook) if nbgrader(cell).get("grade")
-              for name, _ in check_calls(source(cell))}
+    graded = {
+        name.split("/")[0]
+        for cell in cells(chapter, "notebooks", notebook)
+        if nbgrader(cell).get("grade")
+        for name, _ in check_calls(source(cell))
+    }
     assert 0 < len(graded) <= 6 or chapter.startswith("00"), (notebook, sorted(graded))
     first = source(cells(chapter, "notebooks", notebook)[0])
-    assert re.search(r"\*\*Time:\*\* about \d", first), f"{notebook}: the first cell states a time estimate"
+    assert re.search(r"\*\*Time:\*\* about \d", first), (
+        f"{notebook}: the first cell states a time estimate"
+    )
 
 
 def test_parts_are_named_after_their_assignment():

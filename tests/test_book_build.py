@@ -7,9 +7,9 @@ import pickle
 
 import nbformat
 import pytest
+from booktools import cells, nbgrader, source
 
 from autograder import book, course
-from booktools import cells, nbgrader, source
 
 
 def _notebook(*sources):

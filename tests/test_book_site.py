@@ -13,14 +13,12 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import socketserver
 import threading
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browsertools import CHROMIUM, FLAGS, browser, require_browser  # noqa: F401
+from browsertools import require_browser
 
 from autograder import book as web
 from autograder import course
@@ -142,7 +140,9 @@ def test_every_chapter_page_renders_with_launch_links(page, site, entry):
     heading = next(line[2:].strip() for c in released["cells"] if c["cell_type"] == "markdown"
                    for line in "".join(c["source"]).splitlines() if line.startswith("# "))
     # The heading as rendered: markdown's inline code marks are gone.
-    assert page.locator("article h1").first.inner_text().strip().rstrip("#").strip() == heading.replace("`", "")
+    assert page.locator("article h1").first.inner_text().strip().rstrip(
+        "#"
+    ).strip() == heading.replace("`", "")
     figure = page.locator("article .cell_output img").first
     if figure.count():
         figure.scroll_into_view_if_needed()

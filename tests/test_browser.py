@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browsertools import CHROMIUM, FLAGS, browser, require_browser  # noqa: F401
+from browsertools import require_browser
 
 from autograder import course
 
@@ -71,7 +71,9 @@ def lab(tmp_path_factory):
     settings, workspaces = tmp_path_factory.mktemp("settings"), tmp_path_factory.mktemp("ws")
     _settings(settings)
     port, token = _free_port(), "lfs-test-token"
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # figures inline, as for a student
+    env = {
+        k: v for k, v in os.environ.items() if k != "MPLBACKEND"
+    }  # figures inline, as for a student
     env.update(JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(workspaces),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
@@ -150,8 +152,10 @@ def test_student_runs_chapter_01_and_fixes_an_exercise(page_factory, lab):
     feedback = _cell(page, 'check("conv2d_loop", conv2d_loop)').locator(".jp-OutputArea-output")
     feedback.first.wait_for(timeout=120_000)
     page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('.jp-RenderedImage img')).some(i => i.naturalWidth > 0)",
-        timeout=60_000)
+        "() => Array.from(document.querySelectorAll('.jp-RenderedImage img'))"
+        ".some(i => i.naturalWidth > 0)",
+        timeout=60_000,
+    )
     _cell(page, 'check("conv2d_loop", conv2d_loop)').scroll_into_view_if_needed()
     _shot(page, "02-run-all-stub-feedback")
     text = feedback.all_inner_texts()

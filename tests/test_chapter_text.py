@@ -52,7 +52,7 @@ def test_markers_carry_ids_and_nbgrader_metadata():
                if line.startswith("# %%")]
     assert len(markers) == len(nb["cells"])
     graded = 0
-    for cell, marker in zip(nb["cells"], markers):
+    for cell, marker in zip(nb["cells"], markers, strict=True):
         assert f'id="{cell["id"]}"' in marker
         assert marker.startswith("# %% [markdown]") == (cell["cell_type"] == "markdown")
         if "nbgrader" in cell["metadata"]:
@@ -89,7 +89,7 @@ def test_editing_the_text_changes_only_what_was_edited():
     assert new_graded["metadata"]["nbgrader"] == solution
     rest = after[:at] + after[at + 2:]
     assert [c["id"] for c in rest] == [c["id"] for c in before]
-    changed = [b["id"] for b, a in zip(before, rest) if a != b]
+    changed = [b["id"] for b, a in zip(before, rest, strict=True) if a != b]
     assert changed == ["cell-000"]
     assert "Average pooling, the mean" in rest[0]["source"]
 

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_grading import read_csv
 
 from autograder import bench_grade, course
 from autograder.bench_cluster import ProcessCluster
-from test_grading import read_csv
 
 SEED = 2027
 CHAPTERS = bench_grade.CHAPTERS
@@ -93,7 +93,9 @@ def test_the_cluster_grades_as_the_local_run(cluster, local_run, tmp_path):
     assert len(kinds) == 30
     make_class(tmp_path)
     result = run(grade(tmp_path, "--scheduler", cluster.address))
-    assert "2 worker(s)" in result.stderr and "allowed-failures 1" in result.stderr, result.stderr[-2000:]
+    assert "2 worker(s)" in result.stderr and "allowed-failures 1" in result.stderr, result.stderr[
+        -2000:
+    ]
     assert sorted(recorded(result.stderr)) == notebooks_of(kinds)
     assert (tmp_path / "grades.csv").read_text() == grades
     assert (tmp_path / "grades_by_exercise.csv").read_text() == by_exercise
@@ -146,7 +148,10 @@ def test_a_notebook_that_stops_two_workers_gets_zero_and_the_reason(cluster, tmp
         # A worker holds only the notebook it grades: its death blames no other one.
         assert all(len(keys) <= 1 for keys in processing.values()), processing
         for address, keys in processing.items():
-            if any(isinstance(k, tuple) and k[1] == key_part for k in keys) and address not in kills:
+            if (
+                any(isinstance(k, tuple) and k[1] == key_part for k in keys)
+                and address not in kills
+            ):
                 pid = cluster.client.run(os.getpid, workers=[address])[address]
                 os.kill(pid, signal.SIGKILL)
                 kills.append(address)
@@ -184,7 +189,9 @@ def test_deploy_configurations_parse_and_keep_one_thread_per_worker():
     worker = cluster["spec"]["worker"]["spec"]["containers"][0]
     assert worker["args"][:2] == ["dask", "worker"]
     assert worker["args"][worker["args"].index("--nthreads") + 1] == "1"
-    assert worker["securityContext"]["seccompProfile"]["type"] == "Unconfined"  # bubblewrap needs it
+    assert (
+        worker["securityContext"]["seccompProfile"]["type"] == "Unconfined"
+    )  # bubblewrap needs it
     scheduler_env = {e["name"]: e["value"] for e in
                      cluster["spec"]["scheduler"]["spec"]["containers"][0]["env"]}
     assert scheduler_env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] == \
@@ -192,6 +199,9 @@ def test_deploy_configurations_parse_and_keep_one_thread_per_worker():
     slurm = yaml.safe_load((DEPLOY / "slurm" / "jobqueue.yaml").read_text())
     job = slurm["jobqueue"]["slurm"]
     assert job["cores"] == job["processes"]  # one thread per worker process
-    assert slurm["distributed"]["scheduler"]["allowed-failures"] == distributed_grading.ALLOWED_FAILURES
+    assert (
+        slurm["distributed"]["scheduler"]["allowed-failures"]
+        == distributed_grading.ALLOWED_FAILURES
+    )
     compile((DEPLOY / "slurm" / "start_cluster.py").read_text(), "start_cluster.py", "exec")
     assert "bubblewrap" in (DEPLOY / "Dockerfile").read_text()

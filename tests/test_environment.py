@@ -1,4 +1,5 @@
 """The set-up paths agree: conda/Binder, pip, the Makefile and the README's commands."""
+
 import re
 import sys
 
@@ -21,7 +22,9 @@ def test_requirements_are_exact_pins_with_torch_pinned():
     lines = [line.split("#")[0].strip() for line in
              (COURSE_ROOT / "requirements.txt").read_text().splitlines()]
     pins = [line for line in lines if line]
-    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.+]*", p) for p in pins), pins
+    assert pins and all(
+        re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.+]*", p) for p in pins
+    ), pins
     assert "torch==2.13.0" in pins
 
 

@@ -36,7 +36,11 @@ def _nb(path=SOURCE) -> dict:
 
 
 def _cell(nb, grade_id):
-    return next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(
+        c
+        for c in nb["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id
+    )
 
 
 def _source(cell):
@@ -48,7 +52,9 @@ def with_conv2d(body: str, prelude: str = "") -> dict:
     nb = _nb()
     cell = _cell(nb, "conv2d")
     helpers = _source(cell).split("def conv2d(")[0]
-    cell["source"] = prelude + helpers + CONV2D_SIG + "".join(f"    {line}\n" for line in body.splitlines())
+    cell["source"] = (
+        prelude + helpers + CONV2D_SIG + "".join(f"    {line}\n" for line in body.splitlines())
+    )
     return nb
 
 
@@ -59,7 +65,9 @@ def add_cell(nb: dict, source: str, after: str = "conv2d") -> dict:
     return nb
 
 
-TORCH_CALL = "return torch.nn.functional.conv2d(torch.from_numpy(input), torch.from_numpy(weight)).numpy()"
+TORCH_CALL = (
+    "return torch.nn.functional.conv2d(torch.from_numpy(input), torch.from_numpy(weight)).numpy()"
+)
 
 
 def _edited_test():
@@ -92,49 +100,130 @@ def _retyped_test():
 # name -> (notebook, flag the report must show)
 ATTACKS = {
     "torch-direct": (with_conv2d(TORCH_CALL, "import torch\n"), "torch-used"),
-    "torch-importlib": (with_conv2d("torch = __import__('importlib').import_module('torch')\n" + TORCH_CALL), "torch-used"),
-    "torch-dunder-import": (with_conv2d("torch = __import__('torch')\n" + TORCH_CALL), "torch-used"),
-    "torch-sys-modules": (with_conv2d("import sys\ntorch = sys.modules['torch']\n" + TORCH_CALL), "torch-used"),
-    "torch-getattr": (with_conv2d("torch = __import__('torch')\nF = getattr(getattr(torch, 'nn'), 'functional')\n"
-                                  "return getattr(F, 'conv2d')(input, weight).numpy()"), "torch-used"),
-    "torch-exec": (with_conv2d("scope = {}\nexec('import torch.nn.functional as F', scope)\n"
-                               "return scope['F'].conv2d(input, weight).numpy()"), "torch-used"),
-    "torch-reload": (with_conv2d("import sys, importlib\nsys.modules.pop('torch', None)\n"
-                                 "torch = importlib.import_module('torch')\n" + TORCH_CALL), "torch-used"),
-    "subprocess": (with_conv2d("import subprocess, sys\n"
-                               "subprocess.run([sys.executable, '-c', 'import torch'])\nreturn input"), "tamper"),
+    "torch-importlib": (
+        with_conv2d("torch = __import__('importlib').import_module('torch')\n" + TORCH_CALL),
+        "torch-used",
+    ),
+    "torch-dunder-import": (
+        with_conv2d("torch = __import__('torch')\n" + TORCH_CALL),
+        "torch-used",
+    ),
+    "torch-sys-modules": (
+        with_conv2d("import sys\ntorch = sys.modules['torch']\n" + TORCH_CALL),
+        "torch-used",
+    ),
+    "torch-getattr": (
+        with_conv2d(
+            "torch = __import__('torch')\nF = getattr(getattr(torch, 'nn'), 'functional')\n"
+            "return getattr(F, 'conv2d')(input, weight).numpy()"
+        ),
+        "torch-used",
+    ),
+    "torch-exec": (
+        with_conv2d(
+            "scope = {}\nexec('import torch.nn.functional as F', scope)\n"
+            "return scope['F'].conv2d(input, weight).numpy()"
+        ),
+        "torch-used",
+    ),
+    "torch-reload": (
+        with_conv2d(
+            "import sys, importlib\nsys.modules.pop('torch', None)\n"
+            "torch = importlib.import_module('torch')\n" + TORCH_CALL
+        ),
+        "torch-used",
+    ),
+    "subprocess": (
+        with_conv2d(
+            "import subprocess, sys\n"
+            "subprocess.run([sys.executable, '-c', 'import torch'])\nreturn input"
+        ),
+        "tamper",
+    ),
     "os-system": (with_conv2d("import os\nos.system('true')\nreturn input"), "tamper"),
     "fork-bomb": (with_conv2d("import os\nwhile True:\n    os.fork()"), "tamper"),
-    "precomputed-arrays": (with_conv2d("import numpy as np\nreturn np.load('/tmp/answers.npy')"), "torch-used"),
-    "patch-allclose": (with_conv2d("import numpy as np\nreturn np.zeros(1)",
-                                   "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
-                                   "np.testing.assert_allclose = lambda *a, **k: None\n"), "tamper"),
-    "patch-check": (with_conv2d("return None", "import autograder, autograder.api\n"
-                                "autograder.api.check = autograder.check = lambda *a, **k: None\n"), "other-library"),
-    "patch-assertionerror": (with_conv2d("return None", "import builtins\n"
-                                         "builtins.AssertionError = type('Quiet', (Exception,), {})\n"), "tamper"),
-    "patch-compare": (with_conv2d("return None", "import autograder.compare as c\n"
-                                  "c.compare = lambda *a, **k: None\n"), "other-library"),
-    "fake-passed-output": (with_conv2d("print('conv2d: all 4 visible cases match torch')\nreturn None"), "tamper"),
+    "precomputed-arrays": (
+        with_conv2d("import numpy as np\nreturn np.load('/tmp/answers.npy')"),
+        "torch-used",
+    ),
+    "patch-allclose": (
+        with_conv2d(
+            "import numpy as np\nreturn np.zeros(1)",
+            "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+            "np.testing.assert_allclose = lambda *a, **k: None\n",
+        ),
+        "tamper",
+    ),
+    "patch-check": (
+        with_conv2d(
+            "return None",
+            "import autograder, autograder.api\n"
+            "autograder.api.check = autograder.check = lambda *a, **k: None\n",
+        ),
+        "other-library",
+    ),
+    "patch-assertionerror": (
+        with_conv2d(
+            "return None",
+            "import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})\n",
+        ),
+        "tamper",
+    ),
+    "patch-compare": (
+        with_conv2d(
+            "return None", "import autograder.compare as c\nc.compare = lambda *a, **k: None\n"
+        ),
+        "other-library",
+    ),
+    "fake-passed-output": (
+        with_conv2d("print('conv2d: all 4 visible cases match torch')\nreturn None"),
+        "tamper",
+    ),
     "sys-exit": (with_conv2d("import sys\nsys.exit(0)"), "tamper"),
     "os-exit": (with_conv2d("import os\nos._exit(0)"), "crashed"),
-    "swallow-interrupt": (with_conv2d("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                                      "while True:\n    pass"), "tamper"),
+    "swallow-interrupt": (
+        with_conv2d(
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+        ),
+        "tamper",
+    ),
     "infinite-loop": (with_conv2d("while True:\n    pass"), "timeout"),
-    "huge-allocation": (with_conv2d("import numpy as np\nreturn np.zeros((10**6, 10**6))"), "memory"),
-    "write-package": (with_conv2d(f"open({str(course.COURSE_ROOT / 'autograder' / 'api.py')!r}, 'a').write('#')\n"
-                                  "return None"), "tamper"),
-    "write-gradebook": (with_conv2d("import os\nopen(os.path.join(os.environ.get('COURSE', '/'), "
-                                    "'gradebook.db'), 'w')\nreturn None"), "tamper"),
+    "huge-allocation": (
+        with_conv2d("import numpy as np\nreturn np.zeros((10**6, 10**6))"),
+        "memory",
+    ),
+    "write-package": (
+        with_conv2d(
+            f"open({str(course.COURSE_ROOT / 'autograder' / 'api.py')!r}, 'a').write('#')\n"
+            "return None"
+        ),
+        "tamper",
+    ),
+    "write-gradebook": (
+        with_conv2d(
+            "import os\nopen(os.path.join(os.environ.get('COURSE', '/'), "
+            "'gradebook.db'), 'w')\nreturn None"
+        ),
+        "tamper",
+    ),
     "read-solutions": (with_conv2d(f"src = open({str(SOURCE)!r}).read()\nreturn None"), "tamper"),
-    "kill-grader": (with_conv2d("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn None"), "tamper"),
+    "kill-grader": (
+        with_conv2d("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn None"),
+        "tamper",
+    ),
     "ctypes": (with_conv2d("import ctypes\nctypes.CDLL(None)\nreturn None"), "tamper"),
-    "network": (with_conv2d("import socket\nsocket.create_connection(('127.0.0.1', 9))\nreturn None"), "tamper"),
+    "network": (
+        with_conv2d("import socket\nsocket.create_connection(('127.0.0.1', 9))\nreturn None"),
+        "tamper",
+    ),
     "edited-test": (_edited_test(), "tamper"),
     "deleted-test": (_deleted_test(), "tamper"),
     "duplicated-test": (_duplicated_test(), "tamper"),
     "retyped-test": (_retyped_test(), "tamper"),
-    "torch-in-answer-cell": (with_conv2d("return input", "import torch\nF = torch.nn.functional.conv2d\n"), "torch-used"),
+    "torch-in-answer-cell": (
+        with_conv2d("return input", "import torch\nF = torch.nn.functional.conv2d\n"),
+        "torch-used",
+    ),
 }
 
 # name -> bytes or a callable that builds the submission folder
@@ -160,7 +249,9 @@ def build_class(root: Path) -> None:
     _write(sub / "stub" / CHAPTER, "stub", _nb(RELEASED))
     _write(sub / "solution" / CHAPTER, "solution", _nb())
     loop = _nb()
-    _cell(loop, "conv2d_loop")["source"] = CONV2D_SIG.replace("conv2d", "conv2d_loop") + "    while True:\n        pass\n"
+    _cell(loop, "conv2d_loop")["source"] = (
+        CONV2D_SIG.replace("conv2d", "conv2d_loop") + "    while True:\n        pass\n"
+    )
     _write(sub / "loop" / CHAPTER, "loop", loop)
     for name, content in MALFORMED.items():
         _write(sub / name / CHAPTER, name, content)
@@ -172,7 +263,9 @@ def build_class(root: Path) -> None:
     kernel["metadata"]["kernelspec"] = {"name": "ir", "language": "R", "display_name": "R"}
     _write(sub / "kernelspec" / CHAPTER, "kernelspec", kernel)
     huge = _nb()
-    _cell(huge, "pad")["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * 3_000_000}]
+    _cell(huge, "pad")["outputs"] = [
+        {"output_type": "stream", "name": "stdout", "text": "x" * 3_000_000}
+    ]
     _cell(huge, "pad")["execution_count"] = 1
     _write(sub / "huge-outputs" / CHAPTER, "huge-outputs", huge)
     reordered = _nb()
@@ -276,7 +369,9 @@ def test_feedback_shows_failures_without_hidden_test_source(graded):
 
 def test_grading_again_with_the_same_seed_changes_nothing(graded):
     root, grades, _, _ = graded
-    result = run_grade(root, "--student", "solution", "--student", "stub", "--force", "--no-feedback")
+    result = run_grade(
+        root, "--student", "solution", "--student", "stub", "--force", "--no-feedback"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     again = {r["student"]: r for r in read_csv(root / "grades.csv")}
     assert again["solution"] == grades["solution"] and again["stub"] == grades["stub"]
@@ -286,8 +381,21 @@ def test_a_killed_run_resumes_without_losing_or_duplicating(tmp_path):
     sub = tmp_path / "submitted"
     for i in range(4):
         _write(sub / f"s{i}" / CHAPTER, f"s{i}", _nb() if i % 2 else _nb(RELEASED))
-    cmd = [sys.executable, "-m", "autograder", "grade", "--root", str(tmp_path), "--seed", str(SEED),
-           "--assignment", CHAPTER, "--jobs", "1", "--no-feedback"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        "--root",
+        str(tmp_path),
+        "--seed",
+        str(SEED),
+        "--assignment",
+        CHAPTER,
+        "--jobs",
+        "1",
+        "--no-feedback",
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     records = tmp_path / "grading-runs" / "records"
@@ -340,5 +448,7 @@ def test_every_chapter_stub_scores_zero_and_solution_full_marks(every_chapter):
     for chapter in chapters:
         stub, solution = rows[("stub", chapter)], rows[("solution", chapter)]
         assert float(stub["score"]) == 0, stub
-        assert solution["score"] == solution["max_score"] and float(solution["max_score"]) > 0, solution
+        assert solution["score"] == solution["max_score"] and float(solution["max_score"]) > 0, (
+            solution
+        )
         assert solution["flags"] == "", solution

@@ -28,10 +28,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browsertools import CHROMIUM, FLAGS, browser, require_browser  # noqa: F401
+from browsertools import require_browser
+from hub_submissions import BROKEN, CHAPTER, GOOD, NOT_JSON, SMUGGLED, SMUGGLER, answered
 
 from autograder import course
-from hub_submissions import BROKEN, CHAPTER, GOOD, NOT_JSON, SMUGGLED, SMUGGLER, answered
 
 ARTIFACTS = course.COURSE_ROOT / "artifacts" / "hub"
 INSTRUCTOR = "lfs-t-teacher"
@@ -89,9 +89,23 @@ def hub():
     port = _free_base_port()
     log = open(private / "hub.log", "w")
     make = subprocess.Popen(
-        ["make", "--no-print-directory", "-o", ".venv/.installed", "hub", f"HUB_HOME={home}",
-         "HUB_IP=127.0.0.1", f"HUB_PORT={port}", f"INSTRUCTOR={INSTRUCTOR}", f"STUDENTS={' '.join(STUDENTS)}"],
-        cwd=clone, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            ".venv/.installed",
+            "hub",
+            f"HUB_HOME={home}",
+            "HUB_IP=127.0.0.1",
+            f"HUB_PORT={port}",
+            f"INSTRUCTOR={INSTRUCTOR}",
+            f"STUDENTS={' '.join(STUDENTS)}",
+        ],
+        cwd=clone,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900  # the users' environment is built once per machine
     try:
@@ -170,7 +184,11 @@ def _action(page, row, cell_class, timeout=300_000):
     row.locator(f"td.{cell_class} a").first.click()
     dialog = page.locator(".modal.in").first
     dialog.wait_for(timeout=timeout)
-    text = dialog.locator(".modal-title").inner_text() + "\n" + dialog.locator(".modal-body").inner_text()
+    text = (
+        dialog.locator(".modal-title").inner_text()
+        + "\n"
+        + dialog.locator(".modal-body").inner_text()
+    )
     dialog.locator(".modal-footer button").first.click()
     page.locator(".modal").first.wait_for(state="detached", timeout=30_000)
     return text
@@ -188,9 +206,11 @@ def test_a_course_round_on_the_hub(hub, browser):
     # What a student's account can read: not the course's clone, not the instructor's copy
     # (answers, gradebook), not another student's home.
     teacher_home = Path(pwd.getpwnam(INSTRUCTOR).pw_dir)
-    for secret in (clone / "solutions" / CHAPTER / f"{CHAPTER}.ipynb",
-                   teacher_home / "layers-from-scratch" / "solutions" / CHAPTER / f"{CHAPTER}.ipynb",
-                   Path(pwd.getpwnam(BROKEN).pw_dir)):
+    for secret in (
+        clone / "solutions" / CHAPTER / f"{CHAPTER}.ipynb",
+        teacher_home / "layers-from-scratch" / "solutions" / CHAPTER / f"{CHAPTER}.ipynb",
+        Path(pwd.getpwnam(BROKEN).pw_dir),
+    ):
         peek = subprocess.run(["runuser", "-u", GOOD, "--", "ls", str(secret)], capture_output=True)
         assert peek.returncode != 0, f"{GOOD} can read {secret}"
 
@@ -250,10 +270,25 @@ def test_a_course_round_on_the_hub(hub, browser):
             _shot(teacher, f"06-submission-{student}-test_conv2d")
     assert "flag torch-used" in views[SMUGGLER]
     assert "not valid JSON" in views[BROKEN]
-    graded = json.loads((Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "layers-from-scratch" / "autograded"
-                         / SMUGGLER / CHAPTER / f"{CHAPTER}.ipynb").read_text())
-    conv = next(c for c in graded["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "test_conv2d")
-    assert conv["outputs"][0]["output_type"] == "error" and "torch-used" in conv["outputs"][0]["evalue"]
+    graded = json.loads(
+        (
+            Path(pwd.getpwnam(INSTRUCTOR).pw_dir)
+            / "layers-from-scratch"
+            / "autograded"
+            / SMUGGLER
+            / CHAPTER
+            / f"{CHAPTER}.ipynb"
+        ).read_text()
+    )
+    conv = next(
+        c
+        for c in graded["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "test_conv2d"
+    )
+    assert (
+        conv["outputs"][0]["output_type"] == "error"
+        and "torch-used" in conv["outputs"][0]["evalue"]
+    )
 
     # Feedback: generated and released from Formgrader, fetched by the smuggler.
     _formgrader(teacher, base)

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from hub_submissions import BROKEN, CHAPTER, GOOD, NOT_JSON, SMUGGLED, SMUGGLER, answered
 
 from autograder import course
-from hub_submissions import BROKEN, CHAPTER, GOOD, NOT_JSON, SMUGGLED, SMUGGLER, answered
 
 STUDENTS = (GOOD, SMUGGLER, BROKEN)
 
@@ -26,7 +26,11 @@ SEED = 2024
 
 
 def _submit(root: Path) -> None:
-    contents = {GOOD: json.dumps(answered()), SMUGGLER: json.dumps(answered(SMUGGLED)), BROKEN: NOT_JSON}
+    contents = {
+        GOOD: json.dumps(answered()),
+        SMUGGLER: json.dumps(answered(SMUGGLED)),
+        BROKEN: NOT_JSON,
+    }
     for student, text in contents.items():
         path = root / "submitted" / student / CHAPTER / f"{CHAPTER}.ipynb"
         path.parent.mkdir(parents=True)
@@ -82,7 +86,11 @@ def test_verdicts_and_flags_are_the_test_cells_outputs(both):
         return json.loads(path.read_text(encoding="utf-8"))["cells"]
 
     def test_cell(student, grade_id):
-        return next(c for c in cells(student) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+        return next(
+            c
+            for c in cells(student)
+            if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id
+        )
 
     smuggled = test_cell(SMUGGLER, "test_conv2d")["outputs"][0]
     assert smuggled["output_type"] == "error" and "torch-used" in smuggled["evalue"]

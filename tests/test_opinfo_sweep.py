@@ -21,9 +21,9 @@ import warnings
 
 import numpy as np
 import pytest
+from booktools import solution
 
 from autograder import compare
-from booktools import solution
 
 # Each graded operator: the chapter whose reference answer is its fullest form (chapter
 # 02's conv2d has groups and dilation, chapter 01's does not).
@@ -53,7 +53,7 @@ MODULES = {"LPPool1d": "lp_pool1d", "LPPool2d": "lp_pool2d", "LPPool3d": "lp_poo
 DTYPES = ("float64", "float32")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch():
     import torch
 
@@ -61,14 +61,14 @@ def _torch():
     return torch
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _op_db():
     from torch.testing._internal.common_methods_invocations import op_db
 
     return op_db
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module_db():
     from torch.testing._internal.common_modules import module_db
 

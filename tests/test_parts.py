@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from test_grading import SEED, _nb, read_grades
 
 from autograder import course
-from test_grading import SEED, _nb, read_grades
 
 ASSIGNMENT = "90_two_parts"
 PART_A, PART_B = "90a_loops_and_padding", "90b_vectorized"
@@ -23,7 +23,9 @@ def _grade_id(cell):
 def _parts() -> dict:
     cells = _nb()["cells"]
     index = {_grade_id(c): i for i, c in enumerate(cells) if _grade_id(c)}
-    ntuple = next(c for c in cells if c["source"].startswith("def _ntuple("))  # found, not indexed: text cells move
+    ntuple = next(
+        c for c in cells if c["source"].startswith("def _ntuple(")
+    )  # found, not indexed: text cells move
     given = cells[:3] + [ntuple]  # imports, torch for the text, _ntuple
     pad_as_given = dict(cells[index["pad"]], metadata={})  # part b's copy of an earlier answer
     part_a = cells[:index["test_pad"] + 1]
@@ -53,9 +55,11 @@ def graded(tmp_path_factory):
     source.mkdir(parents=True)
     for name, nb in parts.items():
         (source / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-    students = {"both": {PART_A: parts[PART_A], PART_B: parts[PART_B]},
-                "only-a": {PART_A: parts[PART_A]},
-                "stub-b": {PART_A: parts[PART_A], PART_B: _stubbed(json.loads(json.dumps(parts[PART_B])))}}
+    students = {
+        "both": {PART_A: parts[PART_A], PART_B: parts[PART_B]},
+        "only-a": {PART_A: parts[PART_A]},
+        "stub-b": {PART_A: parts[PART_A], PART_B: _stubbed(json.loads(json.dumps(parts[PART_B])))},
+    }
     for student, notebooks in students.items():
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)

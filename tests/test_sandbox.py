@@ -82,7 +82,7 @@ def test_two_kernels_of_one_factory_share_no_scratch_and_no_processes(pool):
         thread.start()
     for thread in threads:
         thread.join()
-    for mark, other in (("left", "right"), ("right", "left")):
+    for mark in ("left", "right"):
         seen = results[mark]
         assert seen["scratch"] == [f"marker-{mark}"], seen
         assert seen["tmp"] == ["work"], seen

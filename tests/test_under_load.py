@@ -12,9 +12,9 @@ import subprocess
 import sys
 
 import pytest
+from test_grading import SEED, _points, read_csv
 
 from autograder import course
-from test_grading import SEED, _points, read_csv
 
 pytestmark = pytest.mark.serial
 
@@ -38,5 +38,5 @@ def test_every_chapter_solution_scores_full_marks_on_a_busy_machine(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {r["assignment"]: r for r in read_csv(tmp_path / "grades.csv")}
     assert sorted(rows) == sorted(chapters)
-    for chapter, row in rows.items():
+    for row in rows.values():
         assert row["score"] == row["max_score"] and row["flags"] == "", row

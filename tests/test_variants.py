@@ -18,7 +18,9 @@ SHARED_IDS = {"upcast-to-float64"}
 
 
 def _families():
-    return [info.name for info in sorted(pkgutil.iter_modules([str(VARIANT_DIR)]), key=lambda m: m.name)]
+    return [
+        info.name for info in sorted(pkgutil.iter_modules([str(VARIANT_DIR)]), key=lambda m: m.name)
+    ]
 
 
 def _module(family):

@@ -210,7 +210,7 @@ def build(build_dir: Path | None = None, only: list[str] | None = None,
         executed = pool.map(_execute, [str(course.SOLUTIONS / a / f"{n}.ipynb") for a, n in paths],
                             [timeout] * len(paths), [kernel_log] * len(paths))
         pages: dict[str, list] = {a: [] for a in books}
-        for (assignment, name), text in zip(paths, executed):
+        for (assignment, name), text in zip(paths, executed, strict=True):
             nb = student_view(nbformat.reads(text, as_version=4),
                               course.NOTEBOOKS / assignment / f"{name}.ipynb")
             pages[assignment].append((name, nb))
