@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from . import course, submission
+from . import course, nbcell
 from .paths import COURSE_ROOT
 
 RESULTS = COURSE_ROOT / "data" / "bench.json"
@@ -67,10 +67,10 @@ def answers(chapter: str) -> types.SimpleNamespace:
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for cell in cells:
-            meta = submission._meta(cell)
+            meta = nbcell.grading(cell)
             if cell["cell_type"] != "code" or (meta.get("grade") and not meta.get("solution")):
                 continue
-            exec(compile(submission._text(cell["source"]), chapter, "exec"), namespace)  # noqa: S102
+            exec(compile(nbcell.source(cell), chapter, "exec"), namespace)  # noqa: S102
             plt.close("all")
     return types.SimpleNamespace(**namespace)
 

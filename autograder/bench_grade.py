@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course
+from . import course, nbcell
 
 CHAPTERS = ("01_convolution", "05_pooling", "09_layer_rms_norm")
 FAST_FLAGS = ("torch-used", "tamper")  # what the fast grader says when it was attacked
@@ -156,22 +156,9 @@ HOSTILE = ("torch-exec", "patch-compare+wrong", "patch-allclose+wrong", "infinit
 
 # Building the class -------------------------------------------------------------------
 
-def _load(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _cell(nb: dict, grade_id: str) -> dict:
-    return next(c for c in nb["cells"]
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def _text(cell) -> str:
-    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-
-
 def _edit(nb: dict, grade_id: str, old: str, new: str, prelude: str = "") -> None:
-    cell = _cell(nb, grade_id)
-    text = _text(cell)
+    cell = nbcell.find(nb, grade_id)
+    text = nbcell.source(cell)
     if text.count(old) != 1:
         raise SystemExit(f"bench-grade: {grade_id!r} no longer contains {old!r} once: update SPEC")
     cell["source"] = prelude + text.replace(old, new)
@@ -190,8 +177,8 @@ def make_notebook(chapter: str, kind: str, rng: random.Random) -> tuple[dict, st
     spec = SPEC[chapter]
     names = course.notebooks(chapter)
     if kind == "stub":
-        return {n: _load(course.NOTEBOOKS / chapter / f"{n}.ipynb") for n in names}, "stub"
-    nbs = {n: _load(course.source_notebook(chapter, n)) for n in names}
+        return {n: nbcell.read(course.NOTEBOOKS / chapter / f"{n}.ipynb") for n in names}, "stub"
+    nbs = {n: nbcell.read(course.source_notebook(chapter, n)) for n in names}
     if kind == "correct":
         return nbs, "correct"
     bug = rng.choice(sorted(spec["wrong"]))
@@ -206,13 +193,13 @@ def make_notebook(chapter: str, kind: str, rng: random.Random) -> tuple[dict, st
         return nbs, f"hostile (autograder.compare patched, {bug})"
     if kind == "torch-exec":
         grade_id, answer = spec["torch"]
-        cell = _cell(_holding(nbs, grade_id), grade_id)
-        cell["source"] = _text(cell) + answer
+        cell = nbcell.find(_holding(nbs, grade_id), grade_id)
+        cell["source"] = nbcell.source(cell) + answer
         return nbs, f"hostile (torch through exec in {grade_id})"
     if kind == "infinite-loop":
         grade_id, answer = spec["loop"]
-        cell = _cell(_holding(nbs, grade_id), grade_id)
-        cell["source"] = _text(cell) + answer
+        cell = nbcell.find(_holding(nbs, grade_id), grade_id)
+        cell["source"] = nbcell.source(cell) + answer
         return nbs, f"hostile (infinite loop in {grade_id})"
     raise ValueError(kind)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import course, submission
+from . import course, nbcell
 
 
 def db_url(root: Path) -> str:
@@ -35,7 +35,7 @@ def prepare(gb, sources: dict) -> None:
         for name, source in notebooks.items():
             gb.update_or_create_notebook(name, assignment)
             for cell in source.cells:
-                meta = submission._meta(cell)
+                meta = nbcell.grading(cell)
                 if not meta.get("grade_id") or cell.get("cell_type") != "code":
                     continue
                 if meta.get("grade") and not meta.get("solution"):
@@ -46,7 +46,7 @@ def prepare(gb, sources: dict) -> None:
                     gb.update_or_create_solution_cell(meta["grade_id"], name, assignment)
                 gb.update_or_create_source_cell(
                     meta["grade_id"], name, assignment, cell_type="code",
-                    locked=bool(meta.get("locked")), source=submission._text(cell["source"]),
+                    locked=bool(meta.get("locked")), source=nbcell.source(cell),
                     checksum=compute_checksum(from_dict(cell)))
 
 

@@ -59,13 +59,6 @@ def call(fn, *args, **kwargs):
     return to_numpy(out)
 
 
-def call_case(fn, case, **overrides):
-    """``call`` on a Case's arguments, with some keyword arguments replaced."""
-    kwargs = dict(case.kwargs)
-    kwargs.update(overrides)
-    return call(fn, *case.args, **kwargs)
-
-
 def case_dtype(case):
     """torch's dtype for a module case: float32 when the case's arrays are float32 (the
     float32 form of a case, ``exercise.float32_case``), else float64."""

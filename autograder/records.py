@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from . import submission
+from . import nbcell
 
 MAX_OUTPUT_CHARS = 20_000
 UNPROTECTED = "UNSANDBOXED: graded without the sandbox, not protected"
@@ -18,7 +18,7 @@ def autograded_notebook(source, plan, messages, scores) -> dict:
     """The student's notebook with the course's test cells, and the judge's verdicts in them."""
     test_cells = {}
     for cell in source.cells:
-        meta = submission._meta(cell)
+        meta = nbcell.grading(cell)
         if meta.get("grade") and not meta.get("solution"):
             test_cells[meta["grade_id"]] = cell
 
@@ -39,7 +39,7 @@ def autograded_notebook(source, plan, messages, scores) -> dict:
         if not isinstance(cell, dict):
             continue
         if cell.get("cell_type") == "code":
-            if submission._meta(cell).get("grade_id") in test_cells:
+            if nbcell.grading(cell).get("grade_id") in test_cells:
                 continue
             while position < len(steps) and steps[position].kind == "test":
                 out.append(verdict_cell(steps[position].grade_id))

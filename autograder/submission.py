@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import nbcell
 from .kernel import Step
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
@@ -21,18 +22,6 @@ FAKE_OUTPUT = "cases match torch"
 
 class Malformed(Exception):
     """Nothing can be graded: the message says why, for the report."""
-
-
-def _text(source) -> str:
-    if isinstance(source, list):
-        return "".join(s for s in source if isinstance(s, str))
-    return source if isinstance(source, str) else ""
-
-
-def _meta(cell) -> dict:
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-    return nbg if isinstance(nbg, dict) else {}
 
 
 def check_calls(source: str) -> list:
@@ -94,7 +83,7 @@ class SourceNotebook:
             self.released = json.loads(released.read_text(encoding="utf-8"))
         last_answer = None
         for cell in nb["cells"]:
-            meta, source = _meta(cell), _text(cell.get("source"))
+            meta, source = nbcell.grading(cell), nbcell.source(cell)
             if cell.get("cell_type") != "code":
                 continue
             if meta.get("grade") and not meta.get("solution"):
@@ -113,7 +102,7 @@ class SourceNotebook:
 
     def for_grading(self) -> SourceNotebook:
         """The same notebook without a single answer: what a grading node may hold."""
-        tests = [c for c in self.cells if _meta(c).get("grade") and not _meta(c).get("solution")]
+        tests = [c for c in self.cells if nbcell.is_test(c)]
         return SourceNotebook(
             self.chapter,
             tests,
@@ -328,7 +317,7 @@ def build_plan(source: SourceNotebook, nb: dict) -> Plan:
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        meta, text = _meta(cell), _text(cell.get("source"))
+        meta, text = nbcell.grading(cell), nbcell.source(cell)
         grade_id = meta.get("grade_id") if isinstance(meta.get("grade_id"), str) else ""
         if grade_id in source.tests:
             seen_tests[grade_id] = seen_tests.get(grade_id, 0) + 1

@@ -4,15 +4,11 @@ from __future__ import annotations
 import base64
 import json
 
-from autograder import course
+from autograder import course, nbcell
 
 CHAPTER = "01_convolution"
 # Local users of the hub test (created and removed by it); ids in the gradebook too.
 GOOD, SMUGGLER, BROKEN = "lfs-t-ana", "lfs-t-ben", "lfs-t-cai"
-
-
-def _source(cell) -> str:
-    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
 
 
 def answered(conv2d_extra: str = "") -> dict:
@@ -25,7 +21,7 @@ def answered(conv2d_extra: str = "") -> dict:
     for cell in released["cells"]:
         meta = cell["metadata"].get("nbgrader", {})
         if meta.get("solution"):
-            lines = _source(solutions[meta["grade_id"]]).splitlines(True)
+            lines = nbcell.source(solutions[meta["grade_id"]]).splitlines(True)
             text = "".join(line for line in lines if "### BEGIN SOLUTION" not in line
                            and "### END SOLUTION" not in line)
             cell["source"] = text + (conv2d_extra if meta["grade_id"] == "conv2d" else "")

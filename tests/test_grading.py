@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course
+from autograder import course, nbcell
 
 CHAPTER = "01_convolution"
 SOURCE = course.source_notebook(CHAPTER)
@@ -32,26 +32,14 @@ CONV2D_SIG = "def conv2d(input, weight, bias=None, stride=1, padding=0, dilation
 
 
 def _nb(path=SOURCE) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _cell(nb, grade_id):
-    return next(
-        c
-        for c in nb["cells"]
-        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id
-    )
-
-
-def _source(cell):
-    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    return nbcell.read(path)
 
 
 def with_conv2d(body: str, prelude: str = "") -> dict:
     """The solution notebook with conv2d replaced by an attack (the rest stays correct)."""
     nb = _nb()
-    cell = _cell(nb, "conv2d")
-    helpers = _source(cell).split("def conv2d(")[0]
+    cell = nbcell.find(nb, "conv2d")
+    helpers = nbcell.source(cell).split("def conv2d(")[0]
     cell["source"] = (
         prelude + helpers + CONV2D_SIG + "".join(f"    {line}\n" for line in body.splitlines())
     )
@@ -59,7 +47,7 @@ def with_conv2d(body: str, prelude: str = "") -> dict:
 
 
 def add_cell(nb: dict, source: str, after: str = "conv2d") -> dict:
-    index = nb["cells"].index(_cell(nb, after)) + 1
+    index = nb["cells"].index(nbcell.find(nb, after)) + 1
     nb["cells"].insert(index, {"cell_type": "code", "id": f"extra-{index}", "metadata": {},
                                "execution_count": None, "outputs": [], "source": source})
     return nb
@@ -72,26 +60,26 @@ TORCH_CALL = (
 
 def _edited_test():
     nb = _nb()
-    _cell(nb, ATTACKED)["source"] = '"""conv2d"""\npass\n'
+    nbcell.find(nb, ATTACKED)["source"] = '"""conv2d"""\npass\n'
     return nb
 
 
 def _deleted_test():
     nb = _nb()
-    nb["cells"].remove(_cell(nb, ATTACKED))
+    nb["cells"].remove(nbcell.find(nb, ATTACKED))
     return nb
 
 
 def _duplicated_test():
     nb = _nb()
-    cell = _cell(nb, ATTACKED)
+    cell = nbcell.find(nb, ATTACKED)
     nb["cells"].insert(nb["cells"].index(cell), json.loads(json.dumps(cell)))
     return nb
 
 
 def _retyped_test():
     nb = _nb()
-    cell = _cell(nb, ATTACKED)
+    cell = nbcell.find(nb, ATTACKED)
     cell["metadata"] = {}
     cell["source"] = 'check("conv2d", conv2d)\n'
     return nb
@@ -249,7 +237,7 @@ def build_class(root: Path) -> None:
     _write(sub / "stub" / CHAPTER, "stub", _nb(RELEASED))
     _write(sub / "solution" / CHAPTER, "solution", _nb())
     loop = _nb()
-    _cell(loop, "conv2d_loop")["source"] = (
+    nbcell.find(loop, "conv2d_loop")["source"] = (
         CONV2D_SIG.replace("conv2d", "conv2d_loop") + "    while True:\n        pass\n"
     )
     _write(sub / "loop" / CHAPTER, "loop", loop)
@@ -263,13 +251,13 @@ def build_class(root: Path) -> None:
     kernel["metadata"]["kernelspec"] = {"name": "ir", "language": "R", "display_name": "R"}
     _write(sub / "kernelspec" / CHAPTER, "kernelspec", kernel)
     huge = _nb()
-    _cell(huge, "pad")["outputs"] = [
+    nbcell.find(huge, "pad")["outputs"] = [
         {"output_type": "stream", "name": "stdout", "text": "x" * 3_000_000}
     ]
-    _cell(huge, "pad")["execution_count"] = 1
+    nbcell.find(huge, "pad")["execution_count"] = 1
     _write(sub / "huge-outputs" / CHAPTER, "huge-outputs", huge)
     reordered = _nb()
-    test = _cell(reordered, "test_pad")
+    test = nbcell.find(reordered, "test_pad")
     reordered["cells"].remove(test)
     reordered["cells"].insert(1, test)
     _write(sub / "reordered" / CHAPTER, "reordered", reordered)

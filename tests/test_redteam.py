@@ -17,7 +17,6 @@ from test_grading import (
     CHAPTER,
     HONEST,
     SOURCE,
-    _cell,
     _nb,
     _write,
     read_grades,
@@ -25,7 +24,7 @@ from test_grading import (
     with_conv2d,
 )
 
-from autograder import course
+from autograder import course, nbcell
 
 HOST_ROOT = str(course.COURSE_ROOT)
 ZEROS = "import numpy as np\nreturn np.zeros(1)"
@@ -192,13 +191,13 @@ ATTACKS = {
 
 def _grade_id_list():
     nb = _nb()
-    _cell(nb, "conv2d")["metadata"]["nbgrader"]["grade_id"] = ["conv2d"]
+    nbcell.find(nb, "conv2d")["metadata"]["nbgrader"]["grade_id"] = ["conv2d"]
     return nb
 
 
 def _outputs_not_list():
     nb = _nb()
-    _cell(nb, "pad")["outputs"] = {"not": "a list"}
+    nbcell.find(nb, "pad")["outputs"] = {"not": "a list"}
     return nb
 
 

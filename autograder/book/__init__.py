@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from .. import course, submission
+from .. import course, nbcell, submission
 from ..paths import COURSE_ROOT
 
 CONF_DIR = Path(__file__).parent
@@ -67,7 +67,7 @@ def assignments(solutions: Path | None = None) -> dict[str, list[str]]:
 def _title(nb, fallback: str) -> str:
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
-            for line in submission._text(cell["source"]).splitlines():
+            for line in nbcell.source(cell).splitlines():
                 if line.startswith("# "):
                     return line[2:].strip()
     return fallback
@@ -104,8 +104,8 @@ def student_view(executed, released: Path):
     would publish the answer.
     """
     nb = json.loads(released.read_text(encoding="utf-8"))
-    stubs = {submission._meta(c).get("grade_id"): submission._text(c["source"])
-             for c in nb["cells"] if submission._meta(c).get("solution")}
+    stubs = {nbcell.grading(c).get("grade_id"): nbcell.source(c)
+             for c in nb["cells"] if nbcell.grading(c).get("solution")}
     for cell in executed.cells:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("solution"):
@@ -254,12 +254,12 @@ def secret_lines(solutions: Path | None = None, notebooks: Path | None = None) -
     it cannot leak.
     """
     solutions, notebooks = solutions or course.SOLUTIONS, notebooks or course.NOTEBOOKS
-    public = "\n".join(submission._text(c["source"]) for path in sorted(notebooks.glob("*/*.ipynb"))
+    public = "\n".join(nbcell.source(c) for path in sorted(notebooks.glob("*/*.ipynb"))
                        for c in json.loads(path.read_text(encoding="utf-8"))["cells"])
     secret = set()
     for path in sorted(solutions.glob("*/*.ipynb")):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            meta, text = submission._meta(cell), submission._text(cell["source"])
+            meta, text = nbcell.grading(cell), nbcell.source(cell)
             if meta.get("solution"):
                 lines = (_between(text, "### BEGIN SOLUTION", "### END SOLUTION")
                          if "### BEGIN SOLUTION" in text else text.splitlines())
