@@ -102,7 +102,8 @@ def _pool_windows(case):
     p, d = expand(case.kwargs.get("padding", 0), 2), expand(case.kwargs.get("dilation", 1), 2)
     xt = t.from_numpy(x.copy()).reshape(-1, 1, *x.shape[-2:])
     ho, wo = go.shape[-2:]
-    # room for the ceil_mode windows
+    # With ceil_mode the last window may run past the right padding: pad with -inf far
+    # enough that unfold produces it (-inf is never a maximum, so the extra does not count).
     need_h = (ho - 1) * s[0] + d[0] * (k[0] - 1) + 1
     need_w = (wo - 1) * s[1] + d[1] * (k[1] - 1) + 1
     pad = (p[1], max(need_w - x.shape[-1] - p[1], p[1]),
@@ -110,7 +111,7 @@ def _pool_windows(case):
     padded = oracle.F().pad(xt, pad, value=-math.inf)
     cols = oracle.F().unfold(padded, k, dilation=d, stride=s)
     cols = cols.reshape(cols.shape[0], k[0] * k[1], -1)
-    # keep only the first ho*wo windows in each row layout
+    # The extra padding can make unfold produce more windows than torch's output has.
     hp, wp = padded.shape[-2:]
     n_h = (hp - d[0] * (k[0] - 1) - 1) // s[0] + 1
     n_w = (wp - d[1] * (k[1] - 1) - 1) // s[1] + 1
