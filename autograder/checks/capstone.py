@@ -14,7 +14,8 @@ import functools
 import numpy as np
 
 from .. import oracle
-from ..exercise import Case, Exercise, Variant, register
+from ..compare import Hint
+from ..exercise import Bug, Case, Exercise, register
 from ..paths import data_path
 
 PARAM_NAMES = (
@@ -49,7 +50,8 @@ def digit_cnn():
     return DigitCNN()
 
 
-def model_from(params, dtype):
+def model_from(params: dict, dtype):
+    """The chapter's torch model in ``dtype``, its state_dict filled from ``params``."""
     t = oracle.torch()
     model = digit_cnn().to(dtype)
     with t.no_grad():
@@ -95,7 +97,10 @@ def _images(rng, start, count, dtype=np.float64, noise=0.0):
 FORWARD_ARGS = ("x",)
 
 
-def forward_case(rng, start, count, scale=0.0, dtype=np.float64, noise=0.0, note=""):
+def forward_case(rng: np.random.Generator, start: int, count: int, scale=0.0, dtype=np.float64,
+                 noise=0.0, note="") -> Case:
+    """A cnn_forward case: ``count`` shipped test images from ``start``, parameters perturbed
+    by ``scale`` (in Case.extra), images by ``noise``."""
     x, _ = _images(rng, start, count, dtype, noise)
     return Case((x,), {}, note=note, extra={"params": _params(rng, scale, dtype)})
 
@@ -137,7 +142,24 @@ def _forward_reference(case):
     return _torch_logits(case)
 
 
-def _custom_forward(pool=None, act=None, padding=1, bn_sqrt=True, gap="avg"):
+def _average(h):
+    """Global average pooling and flatten: (N, C, H, W) -> (N, C)."""
+    return h.mean(dim=(2, 3))
+
+
+def _maximum(h):
+    return h.amax(dim=(2, 3))
+
+
+def _scrambled(h):
+    """The average, reshaped to (C, N) and transposed: images and channels mixed."""
+    pooled = h.mean(dim=(2, 3))
+    return pooled.reshape(pooled.shape[1], pooled.shape[0]).T
+
+
+def _custom_forward(pool=None, act=None, padding=1, bn_sqrt=True, head=_average):
+    """The model's forward, one step changed: ``pool``, ``act`` (after batch norm), the
+    convolutions' ``padding``, batch norm without its sqrt, the ``head`` before fc."""
     def hook(model, x):
         F = oracle.F()
         t = oracle.torch()
@@ -157,64 +179,58 @@ def _custom_forward(pool=None, act=None, padding=1, bn_sqrt=True, gap="avg"):
 
         h = block(model.conv1, model.bn1, x)
         h = block(model.conv2, model.bn2, h)
-        h = h.mean(dim=(2, 3)) if gap != "max" else h.amax(dim=(2, 3))
-        if gap == "scrambled":
-            h = h.reshape(h.shape[1], h.shape[0]).T
-        return model.fc(h)
+        return model.fc(head(h))
     return hook
 
 
-def _forward_variants():
-    def batch_stats(case):
-        return _torch_logits(case, training=True) if case.args[0].shape[0] > 0 else None
+def _pool_wrong_axes(h):
+    n, c, hh, ww = h.shape
+    return h.reshape(n, c, hh // 2, 2, ww // 2, 2).amax(dim=(2, 4))
 
-    def wrong_axes(case):
-        def pool(h):
-            n, c, hh, ww = h.shape
-            return h.reshape(n, c, hh // 2, 2, ww // 2, 2).amax(dim=(2, 4))
-        return _torch_logits(case, hook=_custom_forward(pool=pool))
 
-    def no_padding(case):
-        return _torch_logits(case, hook=_custom_forward(padding=0))
+def _changed(**changes):
+    """The logits of the forward with ``changes`` (see ``_custom_forward``)."""
+    return lambda case: _torch_logits(case, hook=_custom_forward(**changes))
 
-    def no_sqrt(case):
-        return _torch_logits(case, hook=_custom_forward(bn_sqrt=False))
 
-    def no_relu(case):
-        return _torch_logits(case, hook=_custom_forward(act=lambda h: h))
+FORWARD_BUGS = [
+    Bug("flattened-in-the-wrong-order",
+        "after global average pooling each image has C numbers: flatten to (N, C) with "
+        "h.reshape(N, C) (torch's flatten(1)) — your reshape mixed images and channels",
+        _changed(head=_scrambled), when=lambda case: case.args[0].shape[0] > 1),
+    Bug("batch-statistics-in-eval",
+        "in eval mode batch norm uses the RUNNING mean and variance from the state_dict, not "
+        "the statistics of the batch you were given",
+        lambda case: _torch_logits(case, training=True)),
+    Bug("pooling-the-wrong-axes",
+        "max pooling takes 2×2 windows over H and W: after x.reshape(N, C, H//2, 2, W//2, 2) "
+        "reduce axes (3, 5), the offsets inside each window — you reduced over the window "
+        "positions (2, 4)",
+        _changed(pool=_pool_wrong_axes)),
+    Bug("conv-padding-missing",
+        "both convolutions have padding=1 (Conv2d(…, 3, padding=1)): without it the feature "
+        "maps shrink",
+        _changed(padding=0)),
+    Bug("variance-without-sqrt",
+        "batch norm divides by sqrt(running_var + eps), the standard deviation, not by the "
+        "variance",
+        _changed(bn_sqrt=False)),
+    Bug("relu-missing", "the ReLU after each batch norm is missing",
+        _changed(act=lambda h: h)),
+    Bug("global-max-pooling",
+        "the head averages each channel over H and W (adaptive_avg_pool2d(x, 1)); you took the "
+        "maximum",
+        _changed(head=_maximum)),
+]
 
-    def global_max(case):
-        return _torch_logits(case, hook=_custom_forward(gap="max"))
-
-    def scrambled(case):
-        if case.args[0].shape[0] == 1:
-            return None
-        return _torch_logits(case, hook=_custom_forward(gap="scrambled"))
-
-    return [
-        Variant("flattened in the wrong order", "after global average pooling each image has "
-                "C numbers: flatten to (N, C) with h.reshape(N, C) (torch's flatten(1)) — "
-                "your reshape mixed images and channels", scrambled),
-        Variant("batch statistics in eval", "in eval mode batch norm uses the RUNNING mean and "
-                "variance from the state_dict, not the statistics of the batch you were given",
-                batch_stats),
-        Variant("pooling the wrong axes", "max pooling takes 2×2 windows over H and W: after "
-                "x.reshape(N, C, H//2, 2, W//2, 2) reduce axes (3, 5), the offsets inside each "
-                "window — you reduced over the window positions (2, 4)", wrong_axes),
-        Variant("conv padding missing", "both convolutions have padding=1 (Conv2d(…, 3, "
-                "padding=1)): without it the feature maps shrink", no_padding),
-        Variant("variance without sqrt", "batch norm divides by sqrt(running_var + eps), the "
-                "standard deviation, not by the variance", no_sqrt),
-        Variant("ReLU missing", "the ReLU after each batch norm is missing", no_relu),
-        Variant("global max pooling", "the head averages each channel over H and W "
-                "(adaptive_avg_pool2d(x, 1)); you took the maximum", global_max),
-    ]
+LOGITS_SHAPE = Hint("logits-shape-differs",
+                    "the logits are (N, 10): one row per image, one column per digit")
 
 
 def _forward_diagnose(case, got, expected):
     shape = getattr(got, "shape", None)
     if shape is not None and shape != np.shape(expected):
-        return "the logits are (N, 10): one row per image, one column per digit"
+        return LOGITS_SHAPE
     return None
 
 
@@ -224,7 +240,7 @@ def _forward_run(fn, case):
 
 register(Exercise(
     name="cnn_forward", arg_names=FORWARD_ARGS, visible=_forward_visible, hidden=_forward_hidden,
-    reference=_forward_reference, bugs=_forward_variants(), diagnose=_forward_diagnose,
+    reference=_forward_reference, bugs=FORWARD_BUGS, diagnose=_forward_diagnose,
     run=_forward_run,
 ))
 
@@ -233,7 +249,9 @@ register(Exercise(
 SGD_ARGS = ("x", "labels", "lr")  # params (first in the call) travel in Case.extra
 
 
-def sgd_case(rng, start, count, lr, scale=0.0, noise=0.0, note=""):
+def sgd_case(rng: np.random.Generator, start: int, count: int, lr: float, scale=0.0, noise=0.0,
+             note="") -> Case:
+    """An sgd_step case: one step of ``lr`` on ``count`` shipped test images from ``start``."""
     x, y = _images(rng, start, count, noise=noise)
     what = "the shipped parameters" if not scale else f"parameters perturbed by {scale:g}"
     note = (note + ", " if note else "") + f"params = {what}; outputs numbered in " \
@@ -250,7 +268,7 @@ def _sgd_visible(rng):
 
 def _sgd_hidden(rng):
     out = []
-    for i in range(6):
+    for _ in range(6):
         out.append(sgd_case(rng, int(rng.integers(0, 470)), int(rng.integers(2, 20)),
                             float(rng.choice([0.01, 0.1, 1.0])),
                             scale=float(rng.choice([0.0, 0.3, 1.0])),
@@ -316,39 +334,48 @@ def _sgd_reference(case):
     return _sgd_torch(case)
 
 
-def _sgd_variants():
-    def summed(case):
-        return None if len(case.args[1]) == 1 or case.args[2] == 0 else _sgd_torch(case, loss_kind="sum")
+def _stepping(case):
+    return case.args[2] != 0
 
-    def eval_bn(case):
-        return None if case.args[2] == 0 else _sgd_torch(case, training=False)
 
-    def ascent(case):
-        return None if case.args[2] == 0 else _sgd_torch(case, sign=-1.0)
+def _with_weight_decay(case, weight_decay=5e-4):
+    """The step with the decay term of ``torch.optim.SGD(weight_decay=5e-4)``, the usual
+    recipe's value."""
+    _, _, lr = case.args
+    params = case.extra["params"]
+    return tuple(new - lr * weight_decay * params[name]
+                 for name, new in zip(TRAINABLE, _sgd_torch(case), strict=True))
 
-    def no_onehot(case):
-        F = oracle.F()
-        return None if case.args[2] == 0 else _sgd_torch(
-            case, grad_fn=lambda logits, y: F.softmax(logits, dim=1) / logits.shape[0])
 
-    def detached(case):
-        return None if case.args[2] == 0 else _sgd_torch(case, detach_stats=True)
+WEIGHT_DECAY = Hint("weight-decay-added",
+                    "your step looks like weight decay: plain SGD is param − lr · grad, with "
+                    "no decay term")
 
-    return [
-        Variant("softmax gradient missing the 1/N", "the loss is the MEAN cross-entropy over "
-                "the batch: the gradient of the logits is (softmax − one_hot) / N — you left "
-                "out the 1/N", summed),
-        Variant("batch norm in eval mode", "a training step runs batch norm in training mode: "
-                "normalize with the batch's own mean and (biased) variance, not the running "
-                "statistics", eval_bn),
-        Variant("gradient ascent", "SGD goes DOWN the gradient: param − lr · grad", ascent),
-        Variant("one-hot missing", "the gradient of cross-entropy with respect to the logits is "
-                "softmax(logits) − one_hot(labels), divided by N: you left out the one-hot",
-                no_onehot),
-        Variant("batch norm statistics held constant", "in training mode the batch mean and "
-                "variance depend on the input: use chapter 12's batch_norm_backward, with its "
-                "two mean terms", detached),
-    ]
+SGD_BUGS = [
+    Bug("softmax-gradient-missing-one-over-n",
+        "the loss is the MEAN cross-entropy over the batch: the gradient of the logits is "
+        "(softmax − one_hot) / N — you left out the 1/N",
+        lambda case: _sgd_torch(case, loss_kind="sum"),
+        when=lambda case: len(case.args[1]) > 1 and _stepping(case)),
+    Bug("batch-norm-in-eval-mode",
+        "a training step runs batch norm in training mode: normalize with the batch's own mean "
+        "and (biased) variance, not the running statistics",
+        lambda case: _sgd_torch(case, training=False), when=_stepping),
+    Bug("gradient-ascent", "SGD goes DOWN the gradient: param − lr · grad",
+        lambda case: _sgd_torch(case, sign=-1.0), when=_stepping),
+    Bug("one-hot-missing",
+        "the gradient of cross-entropy with respect to the logits is softmax(logits) − "
+        "one_hot(labels), divided by N: you left out the one-hot",
+        lambda case: _sgd_torch(case, grad_fn=lambda logits, y:
+                                oracle.F().softmax(logits, dim=1) / logits.shape[0]),
+        when=_stepping),
+    Bug("batch-norm-statistics-held-constant",
+        "in training mode the batch mean and variance depend on the input: use chapter 12's "
+        "batch_norm_backward, with its two mean terms",
+        lambda case: _sgd_torch(case, detach_stats=True), when=_stepping),
+    # The usual coefficient; _sgd_diagnose recognizes any other.
+    Bug(WEIGHT_DECAY.id, WEIGHT_DECAY.text, _with_weight_decay, when=_stepping),
+]
 
 
 def _sgd_diagnose(case, got, expected):
@@ -358,20 +385,20 @@ def _sgd_diagnose(case, got, expected):
     if not isinstance(got, tuple) or len(got) != len(expected) or lr == 0:
         return None
     diffs, values = [], []
-    for name, g, e in zip(TRAINABLE, got, expected):
+    for name, g, e in zip(TRAINABLE, got, expected, strict=True):
         if np.shape(g) != np.shape(e):
-            return f"{name} changed shape: each parameter keeps its shape"
+            return Hint("parameter-shape-changed",
+                        f"{name} changed shape: each parameter keeps its shape")
         diffs.append((np.asarray(e, dtype=np.float64) - np.asarray(g, dtype=np.float64)).ravel())
         values.append(lr * params[name].ravel())
     diff, value = np.concatenate(diffs), np.concatenate(values)
     wd = float(diff @ value / (value @ value))
     if wd > 0 and np.allclose(diff, wd * value, rtol=1e-6, atol=1e-9):
-        return (f"your step looks like weight decay (wd ≈ {wd:.2g}): plain SGD is "
-                "param − lr · grad, with no decay term")
+        return WEIGHT_DECAY
     return None
 
 
 register(Exercise(
     name="sgd_step", arg_names=SGD_ARGS, visible=_sgd_visible, hidden=_sgd_hidden,
-    reference=_sgd_reference, bugs=_sgd_variants(), diagnose=_sgd_diagnose, run=_sgd_run,
+    reference=_sgd_reference, bugs=SGD_BUGS, diagnose=_sgd_diagnose, run=_sgd_run,
 ))
