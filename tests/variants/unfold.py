@@ -1,7 +1,8 @@
-"""Chapter 03: one-bug versions of the reference answers, and the hint each must earn."""
+"""Chapter 03: one-bug versions of the reference answers, and the bug each must be caught as."""
 import numpy as np
-
 from booktools import solution
+
+KEYED_BY_ID = True
 
 
 def _named(fn, name):
@@ -11,12 +12,15 @@ def _named(fn, name):
 
 def catalogue():
     ref = solution("03_fold_unfold")
-    pair = lambda v: ref._ntuple(v, 2)  # noqa: E731
+
+    def pair(value):
+        return ref._ntuple(value, 2)
 
     def _geometry(shape_hw, kernel_size, dilation, padding, stride):
         (kh, kw), (dh, dw), (ph, pw), (sh, sw) = map(pair, (kernel_size, dilation, padding, stride))
         h, w = shape_hw
-        return (kh, kw), ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+        return (kh, kw), ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                          (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
 
     # unfold ---------------------------------------------------------------------------
     def _unfold_permuted(order):
@@ -30,8 +34,10 @@ def catalogue():
         return wrong
 
     unfold_channel_last = _named(_unfold_permuted((0, 2, 3, 1, 4, 5)), "unfold_channel_last")
-    unfold_kernel_transposed = _named(_unfold_permuted((0, 1, 3, 2, 4, 5)), "unfold_kernel_transposed")
-    unfold_positions_by_column = _named(_unfold_permuted((0, 1, 2, 3, 5, 4)), "unfold_positions_by_column")
+    unfold_kernel_transposed = _named(_unfold_permuted((0, 1, 3, 2, 4, 5)),
+                                      "unfold_kernel_transposed")
+    unfold_positions_by_column = _named(_unfold_permuted((0, 1, 2, 3, 5, 4)),
+                                        "unfold_positions_by_column")
 
     def unfold_dilation_ignored(input, kernel_size, dilation=1, padding=0, stride=1):
         return ref.unfold(input, kernel_size, 1, padding, stride)
@@ -56,7 +62,8 @@ def catalogue():
         def wrong(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
             if input.ndim not in (2, 3):
                 raise ValueError("2-D or 3-D only")
-            (kh, kw), (oh, ow) = _geometry(pair(output_size), kernel_size, dilation, padding, stride)
+            (kh, kw), (oh, ow) = _geometry(pair(output_size), kernel_size, dilation, padding,
+                                           stride)
             full = input if input.ndim == 3 else input[None]
             n, rows, length = full.shape
             if rows % (kh * kw) or oh * ow != length:
@@ -64,14 +71,17 @@ def catalogue():
             dims = {"c": rows // (kh * kw), "kh": kh, "kw": kw, "oh": oh, "ow": ow}
             store = ("c", "kh", "kw", "oh", "ow")
             arranged = full.reshape((n,) + tuple(dims[a] for a in read))
-            fixed = arranged.transpose((0,) + tuple(1 + read.index(a) for a in store)).reshape(full.shape)
+            order = (0,) + tuple(1 + read.index(a) for a in store)
+            fixed = arranged.transpose(order).reshape(full.shape)
             return ref.fold(fixed if input.ndim == 3 else fixed[0], output_size, kernel_size,
                             dilation, padding, stride)
         return wrong
 
     fold_channel_last = _named(_fold_permuted(("kh", "kw", "c", "oh", "ow")), "fold_channel_last")
-    fold_kernel_transposed = _named(_fold_permuted(("c", "kw", "kh", "oh", "ow")), "fold_kernel_transposed")
-    fold_positions_by_column = _named(_fold_permuted(("c", "kh", "kw", "ow", "oh")), "fold_positions_by_column")
+    fold_kernel_transposed = _named(_fold_permuted(("c", "kw", "kh", "oh", "ow")),
+                                    "fold_kernel_transposed")
+    fold_positions_by_column = _named(_fold_permuted(("c", "kh", "kw", "ow", "oh")),
+                                      "fold_positions_by_column")
 
     def fold_overwrites(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         """Writes the patches one after another; where they overlap, the last one wins."""
@@ -108,12 +118,42 @@ def catalogue():
             x = np.take(x, _strided(x.shape[-3], groups), axis=-3)
         return ref.conv2d(x, w, b, stride, padding, dilation, groups)
 
+    def conv_output_interleaved(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        """Output channel o is computed by group o % G."""
+        if groups < 1 or w.shape[0] % groups:
+            return ref.conv2d(x, w, b, stride, padding, dilation, groups)
+        perm = _strided(w.shape[0], groups)
+        out = ref.conv2d(x, w[perm], None if b is None else b[perm], stride, padding, dilation,
+                         groups)
+        return np.take(out, np.argsort(perm), axis=-3)
+
     def conv_dilation_ignored(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         return ref.conv2d(x, w, b, stride, padding, 1, groups)
 
+    def conv_dilation_plus_one(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        return ref.conv2d(x, w, b, stride, padding, tuple(v + 1 for v in pair(dilation)), groups)
+
+    def _same_padded(x, w, b, dilation, groups, widths):
+        """conv2d of x padded by hand with `widths` (H then W), then no padding."""
+        return ref.conv2d(np.pad(x, [(0, 0)] * (x.ndim - 2) + widths), w, b, 1, 0, dilation,
+                          groups)
+
+    def conv_same_extra_first(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        if padding != "same" or stride != 1:
+            return ref.conv2d(x, w, b, stride, padding, dilation, groups)
+        totals = [dl * (k - 1) for dl, k in zip(pair(dilation), w.shape[2:], strict=True)]
+        return _same_padded(x, w, b, dilation, groups, [(t - t // 2, t // 2) for t in totals])
+
+    def conv_same_ignores_dilation(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        if padding != "same" or stride != 1:
+            return ref.conv2d(x, w, b, stride, padding, dilation, groups)
+        return _same_padded(x, w, b, dilation, groups,
+                            [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in w.shape[2:]])
+
     def conv_weight_channel_last(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         """weight.transpose(0, 2, 3, 1).reshape(C_out, -1): rows in (kH, kW, C) order."""
-        return ref.conv2d(x, w.transpose(0, 2, 3, 1).reshape(w.shape), b, stride, padding, dilation, groups)
+        return ref.conv2d(x, w.transpose(0, 2, 3, 1).reshape(w.shape), b, stride, padding,
+                          dilation, groups)
 
     def conv_flipped(x, w, b=None, **kw):
         return ref.conv2d(x, w[..., ::-1, ::-1], b, **kw)
@@ -149,28 +189,33 @@ def catalogue():
         return ref.conv_matrix(weight, input_size, stride, padding).T
 
     return [
-        ("unfold", unfold_channel_last, "put the channel fastest"),
-        ("unfold", unfold_kernel_transposed, "column by column"),
-        ("unfold", unfold_positions_by_column, "listed them column by column"),
-        ("unfold", unfold_dilation_ignored, "dilation is ignored"),
-        ("unfold", unfold_stride_ignored, "stride is ignored"),
-        ("unfold", unfold_padding_ignored, "padding is ignored"),
-        ("unfold", unfold_padding_one_side, "padded one side only"),
-        ("fold", fold_overwrites, "you overwrote them"),
-        ("fold", fold_averages, "you averaged them"),
-        ("fold", fold_channel_last, "read the channel fastest"),
-        ("fold", fold_kernel_transposed, "kernel offsets run row by row"),
-        ("fold", fold_positions_by_column, "patch positions row by row"),
-        ("fold", fold_uncropped, "crops `padding`"),
-        ("conv2d/unfold", conv_mixed_groups, "mixed channels across groups"),
-        ("conv2d/unfold", conv_dilation_ignored, "dilation is ignored"),
-        ("conv2d/unfold", conv_weight_channel_last, "flattened the weight with the channel last"),
-        ("conv2d/unfold", conv_flipped, "kernel is flipped"),
-        ("conv2d/unfold", conv_bias_ignored, "bias is missing"),
-        ("conv_matrix", matrix_flipped, "kernel is flipped"),
-        ("conv_matrix", matrix_columns_by_column, "x.flatten()"),
-        ("conv_matrix", matrix_rows_channel_last, "output channel slowest"),
-        ("conv_matrix", matrix_stride_ignored, "stride is ignored"),
-        ("conv_matrix", matrix_padded_columns, "unpadded image"),
-        ("conv_matrix", matrix_transposed, "you returned Cᵀ"),
+        ("unfold", unfold_channel_last, "unfold-channel-fastest"),
+        ("unfold", unfold_kernel_transposed, "unfold-kernel-offsets-transposed"),
+        ("unfold", unfold_positions_by_column, "unfold-positions-column-by-column"),
+        ("unfold", unfold_dilation_ignored, "unfold-dilation-ignored"),
+        ("unfold", unfold_stride_ignored, "unfold-stride-ignored"),
+        ("unfold", unfold_padding_ignored, "unfold-padding-ignored"),
+        ("unfold", unfold_padding_one_side, "unfold-padding-at-the-end-only"),
+        ("fold", fold_overwrites, "fold-overlaps-overwritten"),
+        ("fold", fold_averages, "fold-overlaps-averaged"),
+        ("fold", fold_channel_last, "fold-channel-fastest"),
+        ("fold", fold_kernel_transposed, "fold-kernel-offsets-transposed"),
+        ("fold", fold_positions_by_column, "fold-positions-column-by-column"),
+        ("fold", fold_uncropped, "fold-padding-not-cropped"),
+        # conv2d/unfold declares chapter 02's bugs of conv2d under chapter 02's ids.
+        ("conv2d/unfold", conv_mixed_groups, "channels mixed across groups"),
+        ("conv2d/unfold", conv_output_interleaved, "output channels interleaved"),
+        ("conv2d/unfold", conv_dilation_ignored, "dilation ignored"),
+        ("conv2d/unfold", conv_dilation_plus_one, "dilation off by one"),
+        ("conv2d/unfold", conv_same_extra_first, "'same' with dilation, extra at the start"),
+        ("conv2d/unfold", conv_same_ignores_dilation, "'same' ignores dilation"),
+        ("conv2d/unfold", conv_flipped, "flipped kernel"),
+        ("conv2d/unfold", conv_bias_ignored, "bias ignored"),
+        ("conv2d/unfold", conv_weight_channel_last, "weight-flattened-channel-last"),
+        ("conv_matrix", matrix_flipped, "matrix-kernel-flipped"),
+        ("conv_matrix", matrix_columns_by_column, "matrix-columns-column-by-column"),
+        ("conv_matrix", matrix_rows_channel_last, "matrix-rows-channel-last"),
+        ("conv_matrix", matrix_stride_ignored, "matrix-stride-ignored"),
+        ("conv_matrix", matrix_padded_columns, "matrix-columns-for-the-padded-input"),
+        ("conv_matrix", matrix_transposed, "matrix-transposed"),
     ]
