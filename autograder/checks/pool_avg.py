@@ -23,7 +23,7 @@ from ._pooling import (
     stride_defaults_to_one,
     torch_call,
 )
-from ._shapes import expand
+from ._shapes import expand, window_out_size
 
 AVG1_ARGS = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
 AVG_ARGS = AVG1_ARGS + ("divisor_override",)
@@ -48,6 +48,19 @@ def _visible(d: int):
     return cases
 
 
+def _declared(case: Case, d: int) -> Case:
+    """The case, declared refused where torch refuses its sizes: avg_pool3d alone wants every
+    input size at least the kernel's, padding or not; and no output may be empty."""
+    sizes, k, s, p, _ = geometry(case, d)
+    if d == 3 and any(n < kk for n, kk in zip(sizes, k, strict=True)):
+        return refused(case, "avg_pool3d wants an input at least as large as the kernel")
+    ceil_mode = bool(case.kwargs.get("ceil_mode"))
+    if any(window_out_size(n, kk, ss, pp, 1, ceil_mode) < 1
+           for n, kk, ss, pp in zip(sizes, k, s, p, strict=True)):
+        return refused(case, "the output would be empty")
+    return case
+
+
 def _hidden(d: int):
     def cases(rng):
         out = []
@@ -69,20 +82,11 @@ def _hidden(d: int):
             dov = dovs[int(rng.integers(0, len(dovs)))]
             if dov is not None:
                 kwargs["divisor_override"] = dov
-            out.append(pool_case(rng, d, size, k_arg, n=int(rng.integers(1, 3)),
-                                 c=int(rng.integers(1, 4)), batched=bool(rng.integers(0, 4)),
-                                 note=f"stride={st}, ceil_mode={ceil_mode}, "
-                                 f"count_include_pad={cip}",
-                                 **kwargs))
+            out.append(_declared(pool_case(
+                rng, d, size, k_arg, n=int(rng.integers(1, 3)), c=int(rng.integers(1, 4)),
+                batched=bool(rng.integers(0, 4)),
+                note=f"stride={st}, ceil_mode={ceil_mode}, count_include_pad={cip}", **kwargs), d))
         side = (7, 6, 5)[:d]
-
-        def room():
-            case = pool_case(rng, d, (3, 5, 5)[:d], 4, stride=1, padding=2,
-                             note="input smaller than the kernel, the padding makes room")
-            # avg_pool3d alone wants every input size at least the kernel, padding or not.
-            return refused(case, "avg_pool3d wants an input at least as large as the kernel") \
-                if d == 3 else case
-
         out += [
             pool_case(rng, d, (4, 5, 3)[:d], (4, 5, 3)[:d], note="kernel as large as the input"),
             pool_case(rng, d, (1, 1, 1)[:d], 1, n=1, c=1, note="size-1 everything"),
@@ -99,7 +103,8 @@ def _hidden(d: int):
                       padding=(1, 1, 0)[:d], batched=False,
                       note="unbatched, non-square everything"),
             pool_case(rng, d, side, 3, values="nan", note="NaN in the input"),
-            room(),
+            _declared(pool_case(rng, d, (3, 5, 5)[:d], 4, stride=1, padding=2,
+                                note="input smaller than the kernel, the padding makes room"), d),
             refused(pool_case(rng, d, side, 3, padding=2, note="padding > kernel_size // 2"),
                     "padding must be at most half the kernel size"),
             refused(pool_case(rng, d, (3, 3, 3)[:d], 4, note="kernel larger than the input"),

@@ -49,6 +49,15 @@ def _visible(d: int):
     return cases
 
 
+def _kernel_as_large(case: Case, d: int) -> Case:
+    """In 3-D the case's input is (C, T, H, W) = (2, 2, 4, 5): T is smaller than the kernel's
+    4, which torch refuses."""
+    if d < 3:
+        return case
+    case.note = "a (C, T, H, W) input with T smaller than the kernel"
+    return refused(case, "every input size must be at least the kernel's")
+
+
 def _hidden(d: int):
     def cases(rng):
         out = []
@@ -73,8 +82,8 @@ def _hidden(d: int):
                     note="ceil_mode: a last partial window (its average times the kernel size)"),
             lp_case(rng, d, (7, 7, 5)[:d], 3, 2, stride=1, values="normal",
                     note="p = 3 with negative inputs"),
-            lp_case(rng, d, (4, 5)[:d], 2, (4, 5, 3)[:d] if d > 1 else 4,
-                    note="kernel as large as the input"),
+            _kernel_as_large(lp_case(rng, d, (4, 5)[:d], 2, (4, 5, 3)[:d] if d > 1 else 4,
+                                     note="kernel as large as the input"), d),
             lp_case(rng, d, (1, 1, 1)[:d], 2, 1, n=1, c=1, note="size-1 everything"),
             refused(lp_case(rng, d, (3, 3, 3)[:d], 2, 4, note="kernel larger than the input"),
                     "the output would be empty"),
