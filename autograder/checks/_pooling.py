@@ -149,6 +149,10 @@ def ceil_mode_keeps_window_in_right_padding(name: str, d: int, fill: float) -> B
                when=when)
 
 
+NAN_IGNORED = ("max pooling propagates NaN: a window that contains NaN gives NaN (torch takes "
+               "a value when `value > best or isnan(value)`)")
+
+
 def nan_ignored(name: str) -> Bug:
     """NaN skipped by max pooling (``name``: torch's function, NaN read as -inf)."""
     def answer(case: Case):
@@ -158,9 +162,6 @@ def nan_ignored(name: str) -> Bug:
 
     return Bug("nan-ignored", NAN_IGNORED, answer, when=_has_nan)
 
-
-NAN_IGNORED = ("max pooling propagates NaN: a window that contains NaN gives NaN (torch takes "
-               "a value when `value > best or isnan(value)`)")
 
 WRONG_OUTPUT_SIZE = compare.Hint(
     "wrong-output-size", "check the output size: floor((H + 2·padding − dilation·(kernel − 1) "
