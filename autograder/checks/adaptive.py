@@ -12,30 +12,27 @@ import itertools
 
 import numpy as np
 
-from .. import oracle
-from ..exercise import Case, Exercise, Variant, register
+from .. import compare, oracle
+from ..exercise import Bug, Case, Exercise, refused, register
+from ._pooling import NAN_IGNORED, random_sizes, torch_call
 
 AVG_ARGS = ("input", "output_size")
 MAX_ARGS = ("input", "output_size", "return_indices")
-KINDS = {"avg": "adaptive_avg_pool", "max": "adaptive_max_pool"}
 
 
+NEGATIVE = "an output size must not be negative"
+WRONG_LENGTH = "output_size needs one entry per spatial axis"
 SPECIAL_NOTE = {
     "avg": "NaN and inf in the input: each stays in the bins that hold it",
     "max": "NaN in the input: NaN wins its box, and the index is the box's last NaN",
 }
 
 
-def _name(kind, d):
-    return f"{KINDS[kind]}{d}d"
-
-
-def _torch_fn(kind, d):
-    return getattr(oracle.F(), _name(kind, d))
-
-
-def adaptive_case(rng, kind, d, spatial, output_size, *, n=2, c=3, batched=True,
-                  return_indices=None, integers=False, special=False, note="") -> Case:
+def adaptive_case(rng: np.random.Generator, kind: str, d: int, spatial: tuple, output_size, *,
+                  n: int = 2, c: int = 3, batched: bool = True, return_indices: bool | None = None,
+                  integers: bool = False, special: bool = False, note: str = "") -> Case:
+    """An adaptive pooling call (``kind`` "avg" or "max") on an (N, C, *spatial) input, or
+    (C, *spatial) unbatched; ``integers`` gives ties, ``special`` NaN and inf."""
     shape = ((n,) if batched else ()) + (c,) + tuple(spatial)
     if integers:
         # Few distinct values: boxes hold their maximum more than once (ties).
@@ -59,18 +56,14 @@ def adaptive_case(rng, kind, d, spatial, output_size, *, n=2, c=3, batched=True,
     return Case((x, output_size), kwargs, note=note)
 
 
-def _sizes(spatial, output_size):
+def _output_sizes(spatial, output_size):
     """What torch does with output_size; None for configurations it refuses."""
     d = len(spatial)
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != d:
             return None
-        return tuple(s if o is None else o for o, s in zip(output_size, spatial))
+        return tuple(s if o is None else o for o, s in zip(output_size, spatial, strict=True))
     return (output_size,) * d
-
-
-def _rand_spatial(rng, d, low, high):
-    return tuple(int(v) for v in rng.integers(low, high, size=d))
 
 
 def _rand_output(rng, d, spatial, style):
@@ -115,9 +108,11 @@ def _visible(kind, d):
             out.append(adaptive_case(rng, kind, d, (9, 8), (4, 3), return_indices=ri, special=True,
                                      note=SPECIAL_NOTE[kind]))
         if kind == "max":
-            out.append(adaptive_case(rng, kind, d, (5, 4, 3)[:d], (2, 3, 2)[:d], return_indices=False,
+            out.append(adaptive_case(rng, kind, d, (5, 4, 3)[:d], (2, 3, 2)[:d],
+                                     return_indices=False,
                                      note="return_indices=False: values only"))
-            out.append(adaptive_case(rng, kind, d, (4, 5, 3)[:d], (2, 2, 1)[:d], return_indices=True,
+            out.append(adaptive_case(rng, kind, d, (4, 5, 3)[:d], (2, 2, 1)[:d],
+                                     return_indices=True,
                                      integers=True,
                                      note="ties: torch keeps the first maximum in row-major order"))
         return out
@@ -133,7 +128,7 @@ def _hidden(kind, d):
         repeats = 4 if kind == "avg" else 2
         for style, ri in itertools.product(styles, ris):
             for _ in range(repeats):
-                spatial = _rand_spatial(rng, d, 1, hi)
+                spatial = random_sizes(rng, d, 1, hi)
                 output_size = _rand_output(rng, d, spatial, style)
                 if d == 1 and style in ("tuple", "list", "larger", "divides"):
                     output_size = type(output_size)(output_size[:1]) if style != "larger" \
@@ -144,7 +139,8 @@ def _hidden(kind, d):
                     return_indices=ri, note=f"output_size {style}: {output_size!r}"))
         ri = True if kind == "max" else None
         out += [
-            adaptive_case(rng, kind, d, (1, 1, 1)[:d], 1, return_indices=ri, note="size-1 everything"),
+            adaptive_case(rng, kind, d, (1, 1, 1)[:d], 1, return_indices=ri,
+                          note="size-1 everything"),
             adaptive_case(rng, kind, d, (1, 1, 1)[:d], 3, return_indices=ri,
                           note="one element spread over 3 bins per axis"),
             adaptive_case(rng, kind, d, (7, 5, 6)[:d], (7, 5, 6)[:d], return_indices=ri,
@@ -157,35 +153,34 @@ def _hidden(kind, d):
                           note="an empty batch (N = 0)"),
             adaptive_case(rng, kind, d, (97, 9, 8)[:d] if d == 1 else (31, 29, 9)[:d],
                           (13, 6, 5)[:d], return_indices=ri, note="large odd sizes"),
-            adaptive_case(rng, kind, d, (6, 5, 4)[:d], -1 if d == 1 else (2, -1, 2)[:d],
-                          return_indices=ri, note="negative output size (torch refuses)"),
-            adaptive_case(rng, kind, d, (6, 5, 4)[:d], (2, 2) if d == 1 else (2,) * (d + 1),
-                          return_indices=ri, note="output_size of the wrong length (torch refuses)"),
-            Case((rng.standard_normal((6, 5, 4)[:d]), 2), {} if ri is None else {"return_indices": ri},
-                 note="input without a channel axis (torch refuses)"),
-            adaptive_case(rng, kind, d, (0, 5, 4)[:d], 2, return_indices=ri,
-                          note="an empty spatial axis (torch refuses)"),
+            refused(adaptive_case(rng, kind, d, (6, 5, 4)[:d], -1 if d == 1 else (2, -1, 2)[:d],
+                                  return_indices=ri, note="negative output size"), NEGATIVE),
+            refused(adaptive_case(rng, kind, d, (6, 5, 4)[:d], (2, 2) if d == 1 else (2,) * (d + 1),
+                                  return_indices=ri, note="output_size of the wrong length"),
+                    WRONG_LENGTH),
+            refused(Case((rng.standard_normal((6, 5, 4)[:d]), 2),
+                         {} if ri is None else {"return_indices": ri},
+                         note="input without a channel axis"),
+                    "it needs (N, C, *spatial) or (C, *spatial)"),
+            refused(adaptive_case(rng, kind, d, (0, 5, 4)[:d], 2, return_indices=ri,
+                                  note="an empty spatial axis"),
+                    "every spatial size must be positive"),
         ]
         for _ in range(2):
             # Bins of about three per axis, so that some hold two NaN.
-            spatial = _rand_spatial(rng, d, 5, hi + 2)
+            spatial = random_sizes(rng, d, 5, hi + 2)
             sizes = tuple(max(1, s // 3) for s in spatial)
             out.append(adaptive_case(rng, kind, d, spatial, sizes if d > 1 else sizes[0],
                                      return_indices=ri, special=True, note=SPECIAL_NOTE[kind]))
         if kind == "max":
             for _ in range(3):
-                spatial = _rand_spatial(rng, d, 2, hi)
-                out.append(adaptive_case(rng, kind, d, spatial, _rand_output(rng, d, spatial, "tuple"),
+                spatial = random_sizes(rng, d, 2, hi)
+                output_size = _rand_output(rng, d, spatial, "tuple")
+                out.append(adaptive_case(rng, kind, d, spatial, output_size,
                                          return_indices=True, integers=True,
                                          note="ties: the first maximum in row-major order"))
         return out
     return cases
-
-
-def _reference(kind, d):
-    def reference(case):
-        return oracle.call(_torch_fn(kind, d), *case.args, **case.kwargs)
-    return reference
 
 
 # Known-wrong answers, computed box by box with torch ------------------------------------
@@ -206,7 +201,8 @@ def _edges_fixed_width(L, out):
 
 
 def _edges_uniform(L, out):
-    """The 'stride = L // out, kernel = L - (out - 1) * stride' recipe."""
+    """The 'stride = L // out, kernel = L - (out - 1) * stride' recipe (None where it has no
+    meaning)."""
     if out > L or out == 0:
         return None
     stride = L // out
@@ -214,19 +210,29 @@ def _edges_uniform(L, out):
     return [(i * stride, i * stride + kernel) for i in range(out)]
 
 
-def _boxes(kind, d, case, edges=_edges_torch, sizes=None, divisor=None, index="plane",
-           ties="first", whole_plane=False, nan="last"):
-    """Pool box by box with torch; None when the variant does not apply to this case."""
-    t = oracle.torch()
+def _case_sizes(case: Case, d: int):
     x, output_size = case.args
-    spatial = x.shape[-d:]
-    if sizes is None:
-        sizes = _sizes(spatial, output_size)
+    return _output_sizes(x.shape[-d:], output_size)
+
+
+def _boxable(case: Case, d: int, edges=_edges_torch) -> bool:
+    """Whether torch accepts the case and ``edges`` cut every axis into non-empty boxes."""
+    x = case.args[0]
+    sizes = _case_sizes(case, d)
     if sizes is None or any(o <= 0 for o in sizes) or x.size == 0 or x.ndim not in (d + 1, d + 2):
-        return None
-    per_axis = [edges(L, o) for L, o in zip(spatial, sizes)]
-    if any(e is None for e in per_axis) or any(s >= e for ax in per_axis for s, e in ax):
-        return None
+        return False
+    per_axis = [edges(L, o) for L, o in zip(x.shape[-d:], sizes, strict=True)]
+    return not (any(e is None for e in per_axis) or any(s >= e for ax in per_axis for s, e in ax))
+
+
+def _boxes(kind, d, case, edges=_edges_torch, divisor=None, index="plane", ties="first",
+           whole_plane=False, nan="last"):
+    """Pool box by box with torch, each keyword a way to get it wrong (``_boxable`` holds)."""
+    t = oracle.torch()
+    x = case.args[0]
+    spatial = x.shape[-d:]
+    sizes = _case_sizes(case, d)
+    per_axis = [edges(L, o) for L, o in zip(spatial, sizes, strict=True)]
     xt = t.from_numpy(x)
     lead = x.shape[:-d]
     values = t.zeros(lead + tuple(sizes), dtype=t.float64)
@@ -241,7 +247,7 @@ def _boxes(kind, d, case, edges=_edges_torch, sizes=None, divisor=None, index="p
         flat = part.flatten(start_dim=part.ndim - d)
         at = (Ellipsis,) + pos
         if kind == "avg":
-            count = flat.shape[-1] if divisor is None else divisor(box)
+            count = flat.shape[-1] if divisor is None else divisor
             values[at] = flat.sum(-1) / count
             continue
         # argmax returns the first maximum (Tensor.max(dim) is needlessly slow here).
@@ -272,173 +278,185 @@ def _boxes(kind, d, case, edges=_edges_torch, sizes=None, divisor=None, index="p
     return values.numpy()
 
 
-def _variants(kind, d):
-    def floor_both(case):
-        return _boxes(kind, d, case, edges=_edges_floor)
+def _widest_bin(case: Case, d: int) -> int:
+    """The number of elements of the widest box."""
+    widest = []
+    for L, o in zip(case.args[0].shape[-d:], _case_sizes(case, d), strict=True):
+        widths = [e - s for s, e in _edges_torch(L, o)]
+        widest.append(max(widths) if widths else 1)
+    return int(np.prod(widest))
 
-    def uniform(case):
-        return _boxes(kind, d, case, edges=_edges_uniform)
 
-    def fixed_width(case):
-        return _boxes(kind, d, case, edges=_edges_fixed_width)
+def _matrix_product(case: Case, d: int):
+    """Each axis multiplied by an averaging matrix: 0·inf and 0·NaN spread to every bin."""
+    t = oracle.torch()
+    out = t.from_numpy(case.args[0])
+    for axis, o in zip(range(-d, 0), _case_sizes(case, d), strict=True):
+        L = out.shape[axis]
+        pool = t.zeros(o, L, dtype=t.float64)
+        for i, (s, e) in enumerate(_edges_torch(L, o)):
+            pool[i, s:e] = 1.0 / (e - s)
+        out = (out.movedim(axis, -1) @ pool.T).movedim(-1, axis)
+    return out.numpy()
 
-    def none_as_one(case):
+
+def _matrix_applies(case: Case, d: int) -> bool:
+    x = case.args[0]
+    sizes = _case_sizes(case, d)
+    return (not np.isfinite(x).all() and sizes is not None and x.ndim in (d + 1, d + 2)
+            and all(o > 0 for o in sizes))
+
+
+def _has_none(case: Case) -> bool:
+    output_size = case.args[1]
+    return isinstance(output_size, (tuple, list)) and None in output_size
+
+
+def _none_as_one(name: str):
+    def answer(case: Case):
         x, output_size = case.args
-        if not isinstance(output_size, (tuple, list)) or None not in output_size:
-            return None
-        return oracle.call(_torch_fn(kind, d), x, tuple(1 if o is None else o for o in output_size),
-                           **case.kwargs)
+        return oracle.call(getattr(oracle.F(), name), x,
+                           tuple(1 if o is None else o for o in output_size), **case.kwargs)
+    return answer
 
-    def whole_plane(case):
-        sizes = _sizes(case.args[0].shape[-d:], case.args[1])
-        if sizes is None or all(o <= 1 for o in sizes) or not np.isfinite(case.args[0]).all():
-            return None
-        return _boxes(kind, d, case, whole_plane=True)
 
-    def divisor_widest(case):
-        x, output_size = case.args
-        sizes = _sizes(x.shape[-d:], output_size)
-        if sizes is None:
-            return None
-        widest = []
-        for L, o in zip(x.shape[-d:], sizes):
-            widths = [e - s for s, e in _edges_torch(L, o)]
-            widest.append(max(widths) if widths else 1)
-        return _boxes(kind, d, case, divisor=lambda box: int(np.prod(widest)))
+def _indices(case: Case) -> bool:
+    return bool(case.kwargs.get("return_indices"))
 
-    def index_in_bin(case):
-        if not case.kwargs.get("return_indices"):
-            return None
-        return _boxes(kind, d, case, index="bin")
 
-    def last_tie(case):
-        if not case.kwargs.get("return_indices"):
-            return None
-        return _boxes(kind, d, case, ties="last")
+def _has_nan(case: Case) -> bool:
+    return bool(np.isnan(case.args[0]).any())
 
-    def matrix_product(case):
-        x, output_size = case.args
-        if np.isfinite(x).all():
-            return None
-        sizes = _sizes(x.shape[-d:], output_size)
-        if sizes is None or x.ndim not in (d + 1, d + 2) or any(o <= 0 for o in sizes):
-            return None
-        t = oracle.torch()
-        out = t.from_numpy(x)
-        for axis, o in zip(range(-d, 0), sizes):
-            L = out.shape[axis]
-            pool = t.zeros(o, L, dtype=t.float64)
-            for i, (s, e) in enumerate(_edges_torch(L, o)):
-                pool[i, s:e] = 1.0 / (e - s)
-            out = (out.movedim(axis, -1) @ pool.T).movedim(-1, axis)
-        return out.numpy()
 
-    def nan_ignored(case):
-        if not np.isnan(case.args[0]).any():
-            return None
-        return _boxes(kind, d, case, nan="ignore")
-
-    def first_nan(case):
-        if not case.kwargs.get("return_indices") or not np.isnan(case.args[0]).any():
-            return None
-        return _boxes(kind, d, case, nan="first")
+def _bugs(kind: str, name: str, d: int) -> list[Bug]:
+    """The known bugs of adaptive pooling (``kind`` "avg" or "max"; ``name``: torch's
+    function), tried in this order."""
+    def whole_plane_applies(case: Case) -> bool:
+        sizes = _case_sizes(case, d)
+        return (sizes is not None and not all(o <= 1 for o in sizes)
+                and bool(np.isfinite(case.args[0]).all()) and _boxable(case, d))
 
     common = [
-        Variant("bin ends rounded down", "your bin ends are rounded down: torch rounds the "
-                "start down and the end UP, start = floor(i·L/out), end = ceil((i+1)·L/out), "
-                "so neighbouring bins may overlap", floor_both),
-        Variant("uniform kernel and stride", "you pooled with one kernel and stride "
-                "(stride = L // out, kernel = L − (out − 1)·stride): torch computes each bin's "
-                "own edges, start = floor(i·L/out), end = ceil((i+1)·L/out)", uniform),
-        Variant("fixed-width bins", "your bins all have the same width ceil(L/out): torch's "
-                "bins end at ceil((i+1)·L/out), so their widths vary", fixed_width),
-        Variant("None treated as 1", "None in output_size means 'keep the input's size along "
-                "that axis', not 1", none_as_one),
-        Variant("whole plane", "every output holds the pool of the whole plane: pool each "
-                "bin's box only", whole_plane),
+        Bug("bin-ends-rounded-down", "your bin ends are rounded down: torch rounds the start "
+            "down and the end UP, start = floor(i·L/out), end = ceil((i+1)·L/out), so "
+            "neighbouring bins may overlap",
+            lambda case: _boxes(kind, d, case, edges=_edges_floor),
+            when=lambda case: _boxable(case, d, _edges_floor)),
+        Bug("uniform-kernel-and-stride", "you pooled with one kernel and stride (stride = "
+            "L // out, kernel = L − (out − 1)·stride): torch computes each bin's own edges, "
+            "start = floor(i·L/out), end = ceil((i+1)·L/out)",
+            lambda case: _boxes(kind, d, case, edges=_edges_uniform),
+            when=lambda case: _boxable(case, d, _edges_uniform)),
+        Bug("fixed-width-bins", "your bins all have the same width ceil(L/out): torch's bins "
+            "end at ceil((i+1)·L/out), so their widths vary",
+            lambda case: _boxes(kind, d, case, edges=_edges_fixed_width),
+            when=lambda case: _boxable(case, d, _edges_fixed_width)),
+        Bug("none-treated-as-1", "None in output_size means 'keep the input's size along that "
+            "axis', not 1", _none_as_one(name), when=_has_none),
+        Bug("whole-plane", "every output holds the pool of the whole plane: pool each bin's box "
+            "only", lambda case: _boxes(kind, d, case, whole_plane=True), when=whole_plane_applies),
     ]
     if kind == "avg":
         return common + [
-            Variant("matrix product", "0·inf and 0·NaN are NaN: multiplying by an averaging "
-                    "matrix spreads one inf or NaN into every bin of its row; sum only each "
-                    "bin's own elements", matrix_product),
-            Variant("divisor of the widest bin", "you divided every bin by the size of the "
-                    "widest bin: divide each bin's sum by its own number of elements",
-                    divisor_widest),
+            Bug("matrix-product", "0·inf and 0·NaN are NaN: multiplying by an averaging matrix "
+                "spreads one inf or NaN into every bin of its row; sum only each bin's own "
+                "elements", lambda case: _matrix_product(case, d),
+                when=lambda case: _matrix_applies(case, d)),
+            Bug("divisor-of-widest-bin", "you divided every bin by the size of the widest bin: "
+                "divide each bin's sum by its own number of elements",
+                lambda case: _boxes(kind, d, case, divisor=_widest_bin(case, d)),
+                when=lambda case: _boxable(case, d)),
         ]
     return common + [
-        Variant("index within the bin", "your indices count from the corner of the bin: "
-                "torch's indices are flat positions in the whole input plane "
-                "(h·W + w in 2-D)", index_in_bin),
-        Variant("NaN ignored", "a NaN in a box makes that output NaN (torch propagates "
-                "NaN); you skipped it", nan_ignored),
-        Variant("first NaN", "where a box holds NaN, torch's index is its LAST NaN in "
-                "row-major order; you gave the first", first_nan),
-        Variant("last maximum on ties", "on ties torch keeps the FIRST maximum in row-major "
-                "order; you kept the last", last_tie),
+        Bug("index-within-bin", "your indices count from the corner of the bin: torch's indices "
+            "are flat positions in the whole input plane (h·W + w in 2-D)",
+            lambda case: _boxes(kind, d, case, index="bin"),
+            when=lambda case: _indices(case) and _boxable(case, d)),
+        Bug("nan-ignored", NAN_IGNORED, lambda case: _boxes(kind, d, case, nan="ignore"),
+            when=lambda case: _has_nan(case) and _boxable(case, d)),
+        Bug("first-nan", "where a box holds NaN, torch's index is its LAST NaN in row-major "
+            "order; you gave the first", lambda case: _boxes(kind, d, case, nan="first"),
+            when=lambda case: _indices(case) and _has_nan(case) and _boxable(case, d)),
+        Bug("last-maximum-on-ties", "on ties torch keeps the FIRST maximum in row-major order; "
+            "you kept the last", lambda case: _boxes(kind, d, case, ties="last"),
+            when=lambda case: _indices(case) and _boxable(case, d)),
     ]
 
 
-def _diagnose_shape(kind, d):
-    def diagnose(case, got, expected):
-        got_values = got[0] if isinstance(got, (tuple, list)) and got else got
-        exp_values = expected[0] if isinstance(expected, tuple) else expected
-        got_shape = getattr(got_values, "shape", None)
-        exp_shape = np.asarray(exp_values).shape
-        if got_shape is None or got_shape == exp_shape:
-            if kind == "max" and isinstance(expected, tuple) and isinstance(got, (tuple, list)) \
-                    and len(got) == 2 and np.asarray(got[1]).dtype.kind not in "biu":
-                return "indices must be integers (int64), as torch's are"
-            return None
-        if len(got_shape) != len(exp_shape):
-            return ("keep the input's form: (N, C, *spatial) in gives (N, C, *output_size) out; "
-                    "(C, *spatial) in gives (C, *output_size) out")
-        return ("the output's spatial size is output_size (an int applies to every axis; None "
-                "keeps that axis's input size); N and C are unchanged")
-    return diagnose
+INDICES_NOT_INTEGERS = compare.Hint("indices-not-integers",
+                                    "indices must be integers (int64), as torch's are")
+FORM_NOT_KEPT = compare.Hint(
+    "input-form-not-kept", "keep the input's form: (N, C, *spatial) in gives (N, C, "
+    "*output_size) out; (C, *spatial) in gives (C, *output_size) out")
+OUTPUT_SIZE_MISREAD = compare.Hint(
+    "output-size-misread", "the output's spatial size is output_size (an int applies to every "
+    "axis; None keeps that axis's input size); N and C are unchanged")
 
 
-for _kind, _d in itertools.product(("avg", "max"), (1, 2, 3)):
+def _diagnose(case: Case, got, expected) -> compare.Hint | None:
+    got_values = got[0] if isinstance(got, (tuple, list)) and got else got
+    exp_values = expected[0] if isinstance(expected, tuple) else expected
+    got_shape = getattr(got_values, "shape", None)
+    exp_shape = np.asarray(exp_values).shape
+    if got_shape is None or got_shape == exp_shape:
+        if isinstance(expected, tuple) and isinstance(got, (tuple, list)) and len(got) == 2 \
+                and np.asarray(got[1]).dtype.kind not in "biu":
+            return INDICES_NOT_INTEGERS
+        return None
+    if len(got_shape) != len(exp_shape):
+        return FORM_NOT_KEPT
+    return OUTPUT_SIZE_MISREAD
+
+
+for _name, _d in {"adaptive_avg_pool1d": 1, "adaptive_avg_pool2d": 2,
+                  "adaptive_avg_pool3d": 3}.items():
     register(Exercise(
-        name=_name(_kind, _d), arg_names=AVG_ARGS if _kind == "avg" else MAX_ARGS,
-        visible=_visible(_kind, _d), hidden=_hidden(_kind, _d), reference=_reference(_kind, _d),
-        bugs=_variants(_kind, _d), diagnose=_diagnose_shape(_kind, _d),
-    ))
+        name=_name, arg_names=AVG_ARGS, visible=_visible("avg", _d), hidden=_hidden("avg", _d),
+        reference=torch_call(_name), bugs=_bugs("avg", _name, _d), diagnose=_diagnose))
+
+for _name, _d in {"adaptive_max_pool1d": 1, "adaptive_max_pool2d": 2,
+                  "adaptive_max_pool3d": 3}.items():
+    register(Exercise(
+        name=_name, arg_names=MAX_ARGS, visible=_visible("max", _d), hidden=_hidden("max", _d),
+        reference=torch_call(_name), bugs=_bugs("max", _name, _d), diagnose=_diagnose))
 
 
 # adaptive_avg_pool2d_loop: the readable version; its cases stay small.
-def _loop_hidden(rng):
+def _avg_loop_hidden(rng):
     out = []
     for style in ("int", "tuple", "list", "none", "larger", "divides"):
         for _ in range(2):
-            spatial = _rand_spatial(rng, 2, 1, 9)
+            spatial = random_sizes(rng, 2, 1, 9)
             out.append(adaptive_case(rng, "avg", 2, spatial, _rand_output(rng, 2, spatial, style),
                                      n=int(rng.integers(1, 3)), c=int(rng.integers(1, 3)),
                                      batched=bool(rng.integers(0, 4)),
                                      note=f"output_size {style}"))
     out += [
         adaptive_case(rng, "avg", 2, (1, 1), 3, note="one element spread over 3×3 bins"),
-        adaptive_case(rng, "avg", 2, (13, 11), (5, 4), note="prime sizes: every bin boundary rounds"),
+        adaptive_case(rng, "avg", 2, (13, 11), (5, 4),
+                      note="prime sizes: every bin boundary rounds"),
         adaptive_case(rng, "avg", 2, (7, 6), (3, 4), special=True, note=SPECIAL_NOTE["avg"]),
-        adaptive_case(rng, "avg", 2, (6, 5), (2, -1), note="negative output size (torch refuses)"),
-        adaptive_case(rng, "avg", 2, (6, 5), (2, 2, 2),
-                      note="output_size of the wrong length (torch refuses)"),
+        refused(adaptive_case(rng, "avg", 2, (6, 5), (2, -1), note="negative output size"),
+                NEGATIVE),
+        refused(adaptive_case(rng, "avg", 2, (6, 5), (2, 2, 2),
+                              note="output_size of the wrong length"), WRONG_LENGTH),
     ]
     return out
 
 
 register(Exercise(
     name="adaptive_avg_pool2d_loop", arg_names=AVG_ARGS, visible=_visible("avg", 2),
-    hidden=_loop_hidden, reference=_reference("avg", 2), bugs=_variants("avg", 2),
-    diagnose=_diagnose_shape("avg", 2),
+    hidden=_avg_loop_hidden, reference=torch_call("adaptive_avg_pool2d"),
+    bugs=_bugs("avg", "adaptive_avg_pool2d", 2), diagnose=_diagnose,
 ))
 
 
 # adaptive_max_pool2d_loop: the readable version of max pooling with indices.
 def _max_loop_hidden(rng):
     out = []
-    for style, ri in itertools.product(("int", "tuple", "none", "larger", "divides"), (True, False)):
-        spatial = _rand_spatial(rng, 2, 1, 9)
+    styles = ("int", "tuple", "none", "larger", "divides")
+    for style, ri in itertools.product(styles, (True, False)):
+        spatial = random_sizes(rng, 2, 1, 9)
         out.append(adaptive_case(rng, "max", 2, spatial, _rand_output(rng, 2, spatial, style),
                                  n=int(rng.integers(1, 3)), c=int(rng.integers(1, 3)),
                                  batched=bool(rng.integers(0, 4)), return_indices=ri,
@@ -452,14 +470,14 @@ def _max_loop_hidden(rng):
                       note="ties: the first maximum in row-major order"),
         adaptive_case(rng, "max", 2, (9, 7), (3, 2), return_indices=True, special=True,
                       note=SPECIAL_NOTE["max"]),
-        adaptive_case(rng, "max", 2, (6, 5), (2, -1), return_indices=True,
-                      note="negative output size (torch refuses)"),
+        refused(adaptive_case(rng, "max", 2, (6, 5), (2, -1), return_indices=True,
+                              note="negative output size"), NEGATIVE),
     ]
     return out
 
 
 register(Exercise(
     name="adaptive_max_pool2d_loop", arg_names=MAX_ARGS, visible=_visible("max", 2),
-    hidden=_max_loop_hidden, reference=_reference("max", 2), bugs=_variants("max", 2),
-    diagnose=_diagnose_shape("max", 2),
+    hidden=_max_loop_hidden, reference=torch_call("adaptive_max_pool2d"),
+    bugs=_bugs("max", "adaptive_max_pool2d", 2), diagnose=_diagnose,
 ))

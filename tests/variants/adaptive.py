@@ -1,9 +1,11 @@
-"""Chapter 07: one-bug versions of the adaptive pooling answers, and the hint each must earn."""
+"""Chapter 07: one-bug versions of the adaptive pooling answers, and the bug each must be named
+for."""
 import itertools
 
 import numpy as np
-
 from booktools import solution
+
+KEYED_BY_ID = True
 
 
 def _edges(L, out):
@@ -35,12 +37,13 @@ def catalogue():
             output_size = tuple(1 if o is None else o for o in output_size)
         sizes = ref._adaptive_output_size(d, x.shape, output_size)
         spatial, lead = x.shape[-d:], x.shape[:-d]
-        per_axis = [edges(L, o) if o else [] for L, o in zip(spatial, sizes)]
+        per_axis = [edges(L, o) if o else [] for L, o in zip(spatial, sizes, strict=True)]
         widest = int(np.prod([max([e - s for s, e in ax] or [1]) for ax in per_axis]))
         values = np.zeros(lead + sizes, dtype=x.dtype)
         indices = np.zeros(lead + sizes, dtype=np.int64)
         for pos in itertools.product(*[range(o) for o in sizes]):
-            box = [(0, L) for L in spatial] if whole_plane else [per_axis[k][p] for k, p in enumerate(pos)]
+            box = [(0, L) for L in spatial] if whole_plane else \
+                [per_axis[k][p] for k, p in enumerate(pos)]
             part = x[(Ellipsis,) + tuple(slice(s, e) for s, e in box)]
             flat = part.reshape(lead + (int(np.prod(part.shape[len(lead):])),))
             at = (Ellipsis,) + pos
@@ -53,7 +56,8 @@ def catalogue():
             j = np.argmax(flat, axis=-1) if ties == "first" else \
                 flat.shape[-1] - 1 - np.argmax(flat[..., ::-1], axis=-1)
             if nan == "last":
-                j = np.where(isnan.any(-1), flat.shape[-1] - 1 - np.argmax(isnan[..., ::-1], axis=-1), j)
+                last = flat.shape[-1] - 1 - np.argmax(isnan[..., ::-1], axis=-1)
+                j = np.where(isnan.any(-1), last, j)
             # nan == "first": np.argmax already stops at the first NaN
             values[at] = np.take_along_axis(flat, j[..., None], -1)[..., 0]
             if index == "bin":
@@ -61,7 +65,7 @@ def catalogue():
             else:
                 coords = np.unravel_index(j, [e - s for s, e in box])
                 indices[at] = np.ravel_multi_index(
-                    tuple(c + s for c, (s, _) in zip(coords, box)), spatial)
+                    tuple(c + s for c, (s, _) in zip(coords, box, strict=True)), spatial)
         return (values, indices) if return_indices else values
 
     def avg(d, **bug):
@@ -79,7 +83,7 @@ def catalogue():
         def fn(input, output_size):
             sizes = ref._adaptive_output_size(d, input.shape, output_size)
             out = input
-            for axis, o in zip(range(-d, 0), sizes):
+            for axis, o in zip(range(-d, 0), sizes, strict=True):
                 L = out.shape[axis]
                 pool = np.zeros((o, L), dtype=input.dtype)
                 for i, (s, e) in enumerate(_edges(L, o)):
@@ -93,46 +97,48 @@ def catalogue():
         fn.__name__ = name
         return fn
 
-    rounded_down = "bin ends are rounded down"
-    uniform = "one kernel and stride"
-    fixed = "same width"
-    none_hint = "not 1"
-    whole = "whole plane"
     out = []
     for d in (1, 2, 3):
-        a, m = f"adaptive_avg_pool{d}d", f"adaptive_max_pool{d}d"
+        a = {1: "adaptive_avg_pool1d", 2: "adaptive_avg_pool2d", 3: "adaptive_avg_pool3d"}[d]
+        m = {1: "adaptive_max_pool1d", 2: "adaptive_max_pool2d", 3: "adaptive_max_pool3d"}[d]
         out += [
-            (a, named(avg(d, edges=_edges_floor), "floor_both_ends"), rounded_down),
-            (a, named(avg(d, edges=_edges_uniform), "uniform_kernel_stride"), uniform),
-            (a, named(avg(d, edges=_edges_fixed_width), "fixed_width_bins"), fixed),
-            (a, named(avg(d, widest_divisor=True), "divide_by_widest_bin"), "widest bin"),
-            (a, named(avg(d, whole_plane=True), "whole_plane"), whole),
-            (m, named(mx(d, edges=_edges_floor), "floor_both_ends"), rounded_down),
-            (m, named(mx(d, edges=_edges_uniform), "uniform_kernel_stride"), uniform),
-            (m, named(mx(d, index="bin"), "index_within_bin"), "corner of the bin"),
-            (m, named(mx(d, ties="last"), "last_maximum_on_ties"), "FIRST maximum"),
-            (m, named(mx(d, whole_plane=True), "whole_plane"), whole),
-            (a, named(matrix_product(d), "matrix_product"), "0·inf"),
-            (m, named(mx(d, nan="ignore"), "nan_ignored"), "propagates"),
-            (m, named(mx(d, nan="first"), "first_nan"), "LAST NaN"),
+            (a, named(avg(d, edges=_edges_floor), "floor_both_ends"), "bin-ends-rounded-down"),
+            (a, named(avg(d, edges=_edges_uniform), "uniform_kernel_stride"),
+             "uniform-kernel-and-stride"),
+            (a, named(avg(d, edges=_edges_fixed_width), "fixed_width_bins"), "fixed-width-bins"),
+            (a, named(avg(d, widest_divisor=True), "divide_by_widest_bin"),
+             "divisor-of-widest-bin"),
+            (a, named(avg(d, whole_plane=True), "whole_plane"), "whole-plane"),
+            (m, named(mx(d, edges=_edges_floor), "floor_both_ends"), "bin-ends-rounded-down"),
+            (m, named(mx(d, edges=_edges_uniform), "uniform_kernel_stride"),
+             "uniform-kernel-and-stride"),
+            (m, named(mx(d, edges=_edges_fixed_width), "fixed_width_bins"), "fixed-width-bins"),
+            (m, named(mx(d, index="bin"), "index_within_bin"), "index-within-bin"),
+            (m, named(mx(d, ties="last"), "last_maximum_on_ties"), "last-maximum-on-ties"),
+            (m, named(mx(d, whole_plane=True), "whole_plane"), "whole-plane"),
+            (a, named(matrix_product(d), "matrix_product"), "matrix-product"),
+            (m, named(mx(d, nan="ignore"), "nan_ignored"), "nan-ignored"),
+            (m, named(mx(d, nan="first"), "first_nan"), "first-nan"),
         ]
         if d > 1:
             out += [
-                (a, named(avg(d, none_as_one=True), "none_as_one"), none_hint),
-                (m, named(mx(d, none_as_one=True), "none_as_one"), none_hint),
+                (a, named(avg(d, none_as_one=True), "none_as_one"), "none-treated-as-1"),
+                (m, named(mx(d, none_as_one=True), "none_as_one"), "none-treated-as-1"),
             ]
-    loop = "adaptive_avg_pool2d_loop"
+    avg_loop, max_loop = "adaptive_avg_pool2d_loop", "adaptive_max_pool2d_loop"
     out += [
-        (loop, named(avg(2, edges=_edges_floor), "floor_both_ends"), rounded_down),
-        (loop, named(avg(2, edges=_edges_uniform), "uniform_kernel_stride"), uniform),
-        (loop, named(avg(2, none_as_one=True), "none_as_one"), none_hint),
-        (loop, named(avg(2, widest_divisor=True), "divide_by_widest_bin"), "widest bin"),
-        (loop, named(matrix_product(2), "matrix_product"), "0·inf"),
-        ("adaptive_max_pool2d_loop", named(mx(2, edges=_edges_floor), "floor_both_ends"), rounded_down),
-        ("adaptive_max_pool2d_loop", named(mx(2, index="bin"), "index_within_bin"), "corner of the bin"),
-        ("adaptive_max_pool2d_loop", named(mx(2, nan="first"), "first_nan"), "LAST NaN"),
-        ("adaptive_max_pool2d_loop", named(mx(2, nan="ignore"), "nan_ignored"), "propagates"),
-        ("adaptive_max_pool2d_loop", named(mx(2, ties="last"), "last_maximum_on_ties"), "FIRST maximum"),
-        ("adaptive_max_pool2d_loop", named(mx(2, none_as_one=True), "none_as_one"), none_hint),
+        (avg_loop, named(avg(2, edges=_edges_floor), "floor_both_ends"), "bin-ends-rounded-down"),
+        (avg_loop, named(avg(2, edges=_edges_uniform), "uniform_kernel_stride"),
+         "uniform-kernel-and-stride"),
+        (avg_loop, named(avg(2, none_as_one=True), "none_as_one"), "none-treated-as-1"),
+        (avg_loop, named(avg(2, widest_divisor=True), "divide_by_widest_bin"),
+         "divisor-of-widest-bin"),
+        (avg_loop, named(matrix_product(2), "matrix_product"), "matrix-product"),
+        (max_loop, named(mx(2, edges=_edges_floor), "floor_both_ends"), "bin-ends-rounded-down"),
+        (max_loop, named(mx(2, index="bin"), "index_within_bin"), "index-within-bin"),
+        (max_loop, named(mx(2, nan="first"), "first_nan"), "first-nan"),
+        (max_loop, named(mx(2, nan="ignore"), "nan_ignored"), "nan-ignored"),
+        (max_loop, named(mx(2, ties="last"), "last_maximum_on_ties"), "last-maximum-on-ties"),
+        (max_loop, named(mx(2, none_as_one=True), "none_as_one"), "none-treated-as-1"),
     ]
     return out
