@@ -55,7 +55,8 @@ def catalogue():
         return ref.instance_norm(input, running_mean, running_var, weight, bias,
                                  use_input_stats, momentum, eps)
 
-    def _stats_bug(kind):
+    def _stats_bug(name, *, biased=False, whole_batch=False, momentum_flipped=False):
+        """The running statistics updated with one thing changed."""
         def wrong(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
             if running_mean is None or not use_input_stats:
@@ -69,16 +70,16 @@ def catalogue():
             mean = input.mean(axis=axes).mean(axis=0)
             var = input.var(axis=axes, ddof=1).mean(axis=0)
             m = momentum
-            if kind == "biased":
+            if biased:
                 var = input.var(axis=axes).mean(axis=0)
-            elif kind == "whole batch":
+            elif whole_batch:
                 var = np.moveaxis(input, 1, 0).reshape(c, -1).var(axis=1, ddof=1)
-            elif kind == "swapped":
+            elif momentum_flipped:
                 m = 1 - momentum
             running_mean[:] = (1 - m) * old_mean + m * mean
             running_var[:] = (1 - m) * old_var + m * var
             return out
-        wrong.__name__ = f"running_stats_{kind.replace(' ', '_')}"
+        wrong.__name__ = f"running_stats_{name}"
         return wrong
 
     def gn_group_size(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -120,9 +121,10 @@ def catalogue():
         ("instance_norm", in_unbiased, "normalized-with-unbiased-variance"),
         ("instance_norm", in_eps_outside, "eps-outside-the-square-root"),
         ("instance_norm", in_not_in_place, "not-updated-in-place"),
-        ("instance_norm", _stats_bug("biased"), "biased-running-variance"),
-        ("instance_norm", _stats_bug("whole batch"), "running-variance-of-the-whole-batch"),
-        ("instance_norm", _stats_bug("swapped"), "momentum-0.9-convention"),
+        ("instance_norm", _stats_bug("biased", biased=True), "biased-running-variance"),
+        ("instance_norm", _stats_bug("whole_batch", whole_batch=True),
+         "running-variance-of-the-whole-batch"),
+        ("instance_norm", _stats_bug("swapped", momentum_flipped=True), "momentum-0.9-convention"),
         ("group_norm", gn_group_size, "num-groups-read-as-group-size"),
         ("group_norm", gn_interleaved, "interleaved-groups"),
         ("group_norm", gn_per_channel, "one-group-per-channel"),
