@@ -28,8 +28,10 @@ BN_ARGS = ("input", "running_mean", "running_var", "weight", "bias", "training",
 ONE_VALUE_PER_CHANNEL = "training needs more than one value per channel"
 
 
-def bn_case(rng, shape, *, running=True, weight=True, bias=True, training=False,
-            momentum=None, eps=None, note="", x=None) -> Case:
+def bn_case(rng: np.random.Generator, shape: tuple, *, running: bool = True,
+            weight: bool = True, bias: bool = True, training: bool = False,
+            momentum: float | None = None, eps: float | None = None, note: str = "",
+            x: np.ndarray | None = None) -> Case:
     """A batch_norm call: channels with their own mean and spread, so that statistics
     taken over the wrong axes are visibly wrong."""
     c = shape[1] if len(shape) > 1 else shape[0]

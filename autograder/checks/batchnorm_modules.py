@@ -24,7 +24,8 @@ INPUT_DIMS = {"BatchNorm1d": (2, 3), "BatchNorm2d": (4,), "BatchNorm3d": (5,)}
 STATE = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def module_case(rng, cls, c, steps, note="", n=3, spatial=None, **options) -> Case:
+def module_case(rng: np.random.Generator, cls: str, c: int, steps: list, note: str = "",
+                n: int = 3, spatial: tuple | None = None, **options) -> Case:
     """Steps are ('train' | 'eval' | 'train(False)', input); inputs drawn here when given
     as a shape or None (the class's usual shape)."""
     default = SPATIAL[cls] if spatial is None else spatial

@@ -30,7 +30,8 @@ def _dims(x) -> list:
 
 
 # sync_batch_norm_stats -------------------------------------------------------------------
-def sync_case(rng, sizes, c=3, spatial=(2, 3), note="") -> Case:
+def sync_case(rng: np.random.Generator, sizes: tuple, c: int = 3, spatial: tuple = (2, 3),
+              note: str = "") -> Case:
     """Shards of batch sizes ``sizes`` that share a per-channel shift, each with its own
     spread and offset, so that combining them wrongly shows."""
     shift = rng.normal(0.0, 3.0, (1, c) + (1,) * len(spatial))
@@ -149,8 +150,10 @@ register(Exercise(
 
 
 # sync_batch_norm: the whole layer over shards ------------------------------------------
-def sync_bn_case(rng, sizes, c=3, spatial=(2, 3), *, running=True, weight=True, bias=True,
-                 momentum=None, eps=None, note="") -> Case:
+def sync_bn_case(rng: np.random.Generator, sizes: tuple, c: int = 3, spatial: tuple = (2, 3),
+                 *, running: bool = True, weight: bool = True, bias: bool = True,
+                 momentum: float | None = None, eps: float | None = None,
+                 note: str = "") -> Case:
     """A sync_batch_norm call on shards drawn as ``sync_case`` draws them."""
     base = sync_case(rng, sizes, c, spatial)
     kwargs = {}

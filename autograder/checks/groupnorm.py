@@ -49,8 +49,10 @@ def _channel_affine(y, weight, bias):
 
 
 # instance_norm --------------------------------------------------------------------------
-def in_case(rng, shape, *, stats=False, affine=False, use_input_stats=True, momentum=None,
-            eps=None, scale=1.0, shift=0.0, note="") -> Case:
+def in_case(rng: np.random.Generator, shape: tuple, *, stats: bool = False,
+            affine: bool = False, use_input_stats: bool = True, momentum: float | None = None,
+            eps: float | None = None, scale: float = 1.0, shift: float = 0.0,
+            note: str = "") -> Case:
     """An instance_norm call; ``stats`` gives it running statistics to update."""
     c = shape[1] if len(shape) > 1 else shape[0]
     kwargs = {}
@@ -218,8 +220,9 @@ register(Exercise(
 
 
 # group_norm -----------------------------------------------------------------------------
-def gn_case(rng, shape, groups, *, affine=True, eps=None, scale=1.0, shift=0.0, note="",
-            wshape=None) -> Case:
+def gn_case(rng: np.random.Generator, shape: tuple, groups: int, *, affine: bool = True,
+            eps: float | None = None, scale: float = 1.0, shift: float = 0.0, note: str = "",
+            wshape: tuple | None = None) -> Case:
     """A group_norm call; weight and bias of shape (C,) unless ``wshape``."""
     c = shape[1] if len(shape) > 1 else shape[0]
     wshape = (c,) if wshape is None else wshape

@@ -21,8 +21,8 @@ PARAMS = ("weight", "bias", "running_mean", "running_var")
 STATS = ("running_mean", "running_var")
 
 
-def module_case(rng, args, x_shape, steps=("train", "train", "eval"), note="",
-                **options) -> Case:
+def module_case(rng: np.random.Generator, args: tuple, x_shape: tuple | list,
+                steps: tuple = ("train", "train", "eval"), note: str = "", **options) -> Case:
     """The module built with ``args`` and ``options``, called once per step ("train" or
     "eval") on an input of ``x_shape`` (or of the list's shape for that step)."""
     c = args[-1] if len(args) == 2 else args[0]

@@ -61,8 +61,9 @@ def _normalized(x, dims, w=None, b=None, eps=1e-5, *, unbiased=False, eps_outsid
 
 
 # layer_norm ---------------------------------------------------------------------------
-def ln_case(rng, shape, normalized, *, weight=True, bias=True, eps=None, scale=1.0,
-            shift=0.0, note="", wshape=None) -> Case:
+def ln_case(rng: np.random.Generator, shape: tuple, normalized, *, weight: bool = True,
+            bias: bool = True, eps: float | None = None, scale: float = 1.0, shift: float = 0.0,
+            note: str = "", wshape: tuple | None = None) -> Case:
     """A layer_norm call; weight and bias of normalized_shape's shape unless ``wshape``."""
     x = normal(rng, shape, scale, shift)
     tail = tuple(normalized_list(normalized)) if wshape is None else wshape
@@ -168,8 +169,9 @@ register(Exercise(
 
 
 # rms_norm -----------------------------------------------------------------------------
-def rms_case(rng, shape, normalized, *, weight=True, eps=None, scale=1.0, shift=0.0,
-             dtype=np.float64, note="", wshape=None) -> Case:
+def rms_case(rng: np.random.Generator, shape: tuple, normalized, *, weight: bool = True,
+             eps: float | None = None, scale: float = 1.0, shift: float = 0.0,
+             dtype=np.float64, note: str = "", wshape: tuple | None = None) -> Case:
     """An rms_norm call; a weight of normalized_shape's shape unless ``wshape``."""
     x = normal(rng, shape, scale, shift, dtype)
     tail = tuple(normalized_list(normalized)) if wshape is None else wshape
@@ -282,7 +284,8 @@ register(Exercise(
 MODULE_LABELS = _modules.probe_labels("weight", "bias") + ["the layer's output"]
 
 
-def module_case(rng, normalized_shape, x_shape, note="", **options) -> Case:
+def module_case(rng: np.random.Generator, normalized_shape, x_shape: tuple, note: str = "",
+                **options) -> Case:
     """A module built with ``normalized_shape`` and ``options``, given random parameters,
     called once on an input of ``x_shape``."""
     tail = tuple(normalized_list(normalized_shape))
@@ -316,21 +319,27 @@ def _rebuilt(torch_name, case, **changes):
                                               extra=case.extra))
 
 
-def _module_output(torch_name, case, **changes):
-    """torch's parameter report with the output of a changed normalization."""
-    expected = _module_reference(torch_name, case)
-    has_w, has_b = bool(expected[0]), bool(expected[2])
+def _layer_norm_output(case, **changes):
+    """torch's parameter report, with the output of layer norm with one thing changed."""
+    expected = _module_reference("LayerNorm", case)
     x = case.extra["x"]
-    dims = _trailing(x, case.args[0])
-    w = case.extra["weight"] if has_w else None
-    if torch_name == "LayerNorm":
-        b = case.extra["bias"] if has_b else None
-        wrong = _normalized(x, dims, w, b, case.kwargs.get("eps", 1e-5), **changes)
-    else:
-        eps = changes.pop("eps", case.kwargs.get("eps"))
-        eps = float(np.finfo(x.dtype).eps) if eps is None else eps
-        changes.setdefault("centre", False)
-        wrong = _normalized(x, dims, w, None, eps, **changes)
+    w = case.extra["weight"] if bool(expected[0]) else None
+    b = case.extra["bias"] if bool(expected[2]) else None
+    wrong = _normalized(x, _trailing(x, case.args[0]), w, b, case.kwargs.get("eps", 1e-5),
+                        **changes)
+    return expected[:4] + (wrong,)
+
+
+def _rms_norm_output(case, *, eps=None, centre=False, eps_outside=False):
+    """torch's parameter report, with the output of RMS norm with one thing changed:
+    ``eps`` in place of the default one, the mean subtracted, eps outside the root."""
+    expected = _module_reference("RMSNorm", case)
+    x = case.extra["x"]
+    w = case.extra["weight"] if bool(expected[0]) else None
+    eps = case.kwargs.get("eps") if eps is None else eps
+    eps = float(np.finfo(x.dtype).eps) if eps is None else eps
+    wrong = _normalized(x, _trailing(x, case.args[0]), w, None, eps, centre=centre,
+                        eps_outside=eps_outside)
     return expected[:4] + (wrong,)
 
 
@@ -343,27 +352,27 @@ PARAMETERS_WITHOUT_AFFINE = ("with elementwise_affine=False there are no paramet
 
 LAYER_NORM_BUGS = [
     shared_bug("eps-outside-the-square-root",
-               lambda case: _module_output("LayerNorm", case, eps_outside=True)),
+               lambda case: _layer_norm_output(case, eps_outside=True)),
     Bug("parameters-with-elementwise-affine-false", PARAMETERS_WITHOUT_AFFINE,
         lambda case: _rebuilt("LayerNorm", case, elementwise_affine=True,
                               bias=case.kwargs.get("bias", True)),
         when=lambda case: not _affine(case)),
     shared_bug("unbiased-variance",
-               lambda case: _module_output("LayerNorm", case, unbiased=True)),
+               lambda case: _layer_norm_output(case, unbiased=True)),
     shared_bug("bias-with-bias-false", lambda case: _rebuilt("LayerNorm", case, bias=True),
                when=lambda case: not case.kwargs.get("bias", True) and _affine(case)),
 ]
 
 RMS_NORM_BUGS = [
     Bug("eps-outside-the-root-mean-square", EPS_OUTSIDE_RMS,
-        lambda case: _module_output("RMSNorm", case, eps_outside=True)),
+        lambda case: _rms_norm_output(case, eps_outside=True)),
     Bug("parameters-with-elementwise-affine-false", PARAMETERS_WITHOUT_AFFINE,
         lambda case: _rebuilt("RMSNorm", case, elementwise_affine=True),
         when=lambda case: not _affine(case)),
     Bug("eps-1e-5-by-default", RMS_DEFAULT_EPS,
-        lambda case: _module_output("RMSNorm", case, eps=1e-5), when=_default_eps),
+        lambda case: _rms_norm_output(case, eps=1e-5), when=_default_eps),
     Bug("mean-subtracted", MEAN_SUBTRACTED,
-        lambda case: _module_output("RMSNorm", case, centre=True)),
+        lambda case: _rms_norm_output(case, centre=True)),
 ]
 
 

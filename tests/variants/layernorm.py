@@ -1,4 +1,4 @@
-"""Chapter 09: one-bug versions of the reference answers, and the hint each must earn."""
+"""Chapter 09: one-bug versions of the reference answers, and the bug id each must be caught as."""
 import numpy as np
 from booktools import solution
 
