@@ -1,38 +1,74 @@
 """Chapter 09 — layer and RMS normalization: layer_norm, LayerNorm, rms_norm, RMSNorm.
 
 The seeded grids of valid parameters, the edge cases, the configurations torch refuses,
-and the known-wrong variants with the hint each one earns. Expected values and variants
-are computed with torch (float64, or float32 where the dtype is the point).
+and the known bugs with the hint each one earns. Expected values and wrong answers are
+computed with torch (float64, or float32 where the dtype is the point).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import compare, oracle
-from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
+from .. import oracle
+from ..exercise import Bug, Case, Exercise, refused, register
+from . import _modules
+from ._norms import normal, shape_changed, shared_bug
 
 LN_ARGS = ("input", "normalized_shape", "weight", "bias", "eps")
 RMS_ARGS = ("input", "normalized_shape", "weight", "eps")
 
+EPS_OUTSIDE_RMS = ("eps goes inside the square root: x / sqrt(mean(x²) + eps), not "
+                   "x / (sqrt(mean(x²)) + eps)")
+LAST_AXIS_ONLY = ("you averaged over the last axis only: the statistics are taken over ALL "
+                  "the trailing axes in normalized_shape at once")
+RMS_DEFAULT_EPS = ("with eps=None torch uses torch.finfo(input.dtype).eps (2.2e-16 for "
+                   "float64, 1.2e-7 for float32), not layer norm's 1e-5")
+MEAN_SUBTRACTED = ("rms_norm does not subtract the mean: it divides x by "
+                   "sqrt(mean(x²) + eps); centring makes it layer norm")
 
-def _shape_list(normalized_shape):
-    """torch.nn.functional wants a list; the book also accepts an int, as the modules do."""
+
+def normalized_list(normalized_shape) -> list[int]:
+    """normalized_shape as torch.nn.functional wants it, a list; the book also accepts an
+    int, as the modules do."""
     if isinstance(normalized_shape, (int, np.integer)):
         return [int(normalized_shape)]
     return [int(v) for v in normalized_shape]
 
 
-def _arr(rng, shape, scale=1.0, shift=0.0, dtype=np.float64):
-    return (shift + scale * rng.standard_normal(shape)).astype(dtype)
+def _trailing(x, normalized_shape) -> tuple:
+    """The axes normalized_shape covers: the last len(normalized_shape) of x."""
+    k = len(normalized_list(normalized_shape))
+    return tuple(range(x.ndim - k, x.ndim))
+
+
+def _normalized(x, dims, w=None, b=None, eps=1e-5, *, unbiased=False, eps_outside=False,
+                centre=True):
+    """Layer norm (or, with centre=False, RMS norm) written with torch ops, so that a bug
+    can change one thing."""
+    t = oracle.torch()
+    x = t.from_numpy(x)
+    mean = x.mean(dim=dims, keepdim=True) if centre else t.zeros((), dtype=x.dtype)
+    if centre:
+        var = x.var(dim=dims, keepdim=True, correction=1 if unbiased else 0)
+    else:
+        var = (x * x).mean(dim=dims, keepdim=True)
+    denom = var.sqrt() + eps if eps_outside else (var + eps).sqrt()
+    y = (x - mean) / denom
+    if w is not None:
+        y = y * t.from_numpy(w)
+    if b is not None:
+        y = y + t.from_numpy(b)
+    return y.numpy()
 
 
 # layer_norm ---------------------------------------------------------------------------
-def ln_case(rng, shape, normalized, *, weight=True, bias=True, eps=None, scale=1.0,
-            shift=0.0, note="", wshape=None):
-    x = _arr(rng, shape, scale, shift)
-    tail = tuple(_shape_list(normalized)) if wshape is None else wshape
-    w = _arr(rng, tail, 0.5, 1.0) if weight else None
-    b = _arr(rng, tail) if bias else None
+def ln_case(rng: np.random.Generator, shape: tuple, normalized, *, weight: bool = True,
+            bias: bool = True, eps: float | None = None, scale: float = 1.0, shift: float = 0.0,
+            note: str = "", wshape: tuple | None = None) -> Case:
+    """A layer_norm call; weight and bias of normalized_shape's shape unless ``wshape``."""
+    x = normal(rng, shape, scale, shift)
+    tail = tuple(normalized_list(normalized)) if wshape is None else wshape
+    w = normal(rng, tail, 0.5, 1.0) if weight else None
+    b = normal(rng, tail) if bias else None
     kwargs = {} if eps is None else {"eps": eps}
     return Case((x, normalized, w, b), kwargs, note=note)
 
@@ -67,112 +103,79 @@ def _ln_hidden(rng):
         ln_case(rng, (2, 8), [8], scale=100.0, shift=1e4, note="large offset, large scale"),
         ln_case(rng, (2, 3, 4), [3, 4], weight=False, bias=True, note="bias without weight"),
         ln_case(rng, (2, 3, 4), [3, 4], eps=0.0, note="eps = 0"),
-        ln_case(rng, (2, 3, 4), [3], weight=False, bias=False,
-                note="normalized_shape does not match the last axes (torch refuses)"),
-        ln_case(rng, (3, 4), [2, 3, 4], weight=False, bias=False,
-                note="normalized_shape longer than the input (torch refuses)"),
-        ln_case(rng, (2, 3, 4), [], weight=False, bias=False,
-                note="empty normalized_shape (torch refuses)"),
-        ln_case(rng, (2, 3, 4), [3, 4], wshape=(4,), bias=False,
-                note="weight of the wrong shape (torch refuses)"),
+        refused(ln_case(rng, (2, 3, 4), [3], weight=False, bias=False,
+                        note="normalized_shape does not match the last axes"),
+                "the input's last axes must be normalized_shape"),
+        refused(ln_case(rng, (3, 4), [2, 3, 4], weight=False, bias=False,
+                        note="normalized_shape longer than the input"),
+                "the input's last axes must be normalized_shape"),
+        refused(ln_case(rng, (2, 3, 4), [], weight=False, bias=False,
+                        note="empty normalized_shape"),
+                "normalized_shape must name at least one axis"),
+        refused(ln_case(rng, (2, 3, 4), [3, 4], wshape=(4,), bias=False,
+                        note="weight of the wrong shape"),
+                "weight must have normalized_shape's shape"),
     ]
     return out
 
 
 def _ln_reference(case):
     x, ns, w, b = case.args
-    return oracle.call(oracle.F().layer_norm, x, _shape_list(ns), w, b, **case.kwargs)
+    return oracle.call(oracle.F().layer_norm, x, normalized_list(ns), w, b, **case.kwargs)
 
 
-def _manual(x, dims, w=None, b=None, eps=1e-5, unbiased=False, eps_outside=False,
-            centre=True):
-    """A normalization written with torch ops, so that variants can change one thing."""
-    t = oracle.torch()
-    x = t.from_numpy(x)
-    mean = x.mean(dim=dims, keepdim=True) if centre else t.zeros((), dtype=x.dtype)
-    if centre:
-        var = x.var(dim=dims, keepdim=True, correction=1 if unbiased else 0)
-    else:
-        var = (x * x).mean(dim=dims, keepdim=True)
-    denom = var.sqrt() + eps if eps_outside else (var + eps).sqrt()
-    y = (x - mean) / denom
-    if w is not None:
-        y = y * t.from_numpy(w)
-    if b is not None:
-        y = y + t.from_numpy(b)
-    return y.numpy()
+def _ln_wrong(case, *, dims=None, affine=True, **changes):
+    """layer_norm over ``dims`` (normalized_shape's by default), with one thing changed."""
+    x, ns, w, b = case.args
+    dims = _trailing(x, ns) if dims is None else dims
+    if not affine:
+        w = b = None
+    return _normalized(x, dims, w, b, case.kwargs.get("eps", 1e-5), **changes)
 
 
-def _ln_dims(case):
+def _ln_count(case) -> int:
     x, ns = case.args[:2]
-    k = len(_shape_list(ns))
-    return tuple(range(x.ndim - k, x.ndim))
+    return int(np.prod([x.shape[d] for d in _trailing(x, ns)]))
 
 
-def _ln_variants():
-    def general(**changes):
-        def compute(case):
-            x, ns, w, b = case.args
-            eps = case.kwargs.get("eps", 1e-5)
-            dims = _ln_dims(case)
-            if changes.get("unbiased") and int(np.prod([x.shape[d] for d in dims])) < 2:
-                return None
-            if changes.get("dims") == "last":
-                if len(dims) < 2:
-                    return None
-                dims = (x.ndim - 1,)
-            if changes.get("dims") == "leading":
-                if x.ndim == len(dims):
-                    return None
-                dims = tuple(range(x.ndim - len(dims)))
-            if changes.get("no_affine") and w is None:
-                return None
-            if changes.get("no_affine"):
-                w = b = None
-            return _manual(x, dims, w, b, eps, unbiased=changes.get("unbiased", False),
-                           eps_outside=changes.get("eps_outside", False),
-                           centre=not changes.get("no_centre", False))
-        return compute
-
-    return [
-        Variant("unbiased variance", "you divided the variance by n - 1; layer norm uses the "
-                "biased variance (divide by n, the number of normalized elements), as torch "
-                "does", general(unbiased=True)),
-        Variant("eps outside the square root", "eps goes inside the square root: "
-                "(x - mean) / sqrt(var + eps), not / (sqrt(var) + eps)",
-                general(eps_outside=True)),
-        Variant("last axis only", "you normalized over the last axis only: layer norm "
-                "averages over ALL the trailing axes in normalized_shape at once",
-                general(dims="last")),
-        Variant("normalized over the leading axes", "you averaged over the leading (batch) "
-                "axes, as batch norm does: layer norm averages over the trailing axes given "
-                "by normalized_shape, separately for each sample", general(dims="leading")),
-        Variant("mean not subtracted", "you divided by the root mean square without "
-                "subtracting the mean: that is rms_norm, layer norm centres first",
-                general(no_centre=True)),
-        Variant("affine ignored", "weight and bias are ignored: multiply by weight and add "
-                "bias, element by element over normalized_shape", general(no_affine=True)),
-    ]
-
-
-def _diagnose_ln(case, got, expected):
-    if getattr(got, "shape", None) is not None and got.shape != np.shape(expected):
-        return "layer norm keeps the input's shape"
-    return None
+LN_BUGS = [
+    shared_bug("unbiased-variance", lambda case: _ln_wrong(case, unbiased=True),
+               when=lambda case: _ln_count(case) >= 2),
+    shared_bug("eps-outside-the-square-root",
+               lambda case: _ln_wrong(case, eps_outside=True)),
+    Bug("last-axis-only", LAST_AXIS_ONLY,
+        lambda case: _ln_wrong(case, dims=(case.args[0].ndim - 1,)),
+        when=lambda case: len(normalized_list(case.args[1])) >= 2),
+    Bug("normalized-over-the-leading-axes",
+        "you averaged over the leading (batch) axes, as batch norm does: layer norm averages "
+        "over the trailing axes given by normalized_shape, separately for each sample",
+        lambda case: _ln_wrong(case, dims=tuple(range(case.args[0].ndim
+                                                       - len(normalized_list(case.args[1]))))),
+        when=lambda case: case.args[0].ndim > len(normalized_list(case.args[1]))),
+    Bug("mean-not-subtracted",
+        "you divided by the root mean square without subtracting the mean: that is rms_norm, "
+        "layer norm centres first", lambda case: _ln_wrong(case, centre=False)),
+    Bug("affine-ignored",
+        "weight and bias are ignored: multiply by weight and add bias, element by element "
+        "over normalized_shape", lambda case: _ln_wrong(case, affine=False),
+        when=lambda case: case.args[2] is not None),
+]
 
 
 register(Exercise(
     name="layer_norm", arg_names=LN_ARGS, visible=_ln_visible, hidden=_ln_hidden,
-    reference=_ln_reference, bugs=_ln_variants(), diagnose=_diagnose_ln,
+    reference=_ln_reference, bugs=LN_BUGS, diagnose=shape_changed,
 ))
 
 
 # rms_norm -----------------------------------------------------------------------------
-def rms_case(rng, shape, normalized, *, weight=True, eps=None, scale=1.0, shift=0.0,
-             dtype=np.float64, note="", wshape=None):
-    x = _arr(rng, shape, scale, shift, dtype)
-    tail = tuple(_shape_list(normalized)) if wshape is None else wshape
-    w = _arr(rng, tail, 0.5, 1.0, dtype) if weight else None
+def rms_case(rng: np.random.Generator, shape: tuple, normalized, *, weight: bool = True,
+             eps: float | None = None, scale: float = 1.0, shift: float = 0.0,
+             dtype=np.float64, note: str = "", wshape: tuple | None = None) -> Case:
+    """An rms_norm call; a weight of normalized_shape's shape unless ``wshape``."""
+    x = normal(rng, shape, scale, shift, dtype)
+    tail = tuple(normalized_list(normalized)) if wshape is None else wshape
+    w = normal(rng, tail, 0.5, 1.0, dtype) if weight else None
     kwargs = {} if eps is None else {"eps": eps}
     return Case((x, normalized, w), kwargs, note=note)
 
@@ -208,32 +211,36 @@ def _rms_hidden(rng):
         rms_case(rng, (2, 6), [6], dtype=np.float32, eps=1e-3, note="float32 with eps given"),
         rms_case(rng, (2, 3, 1), [1], note="a size-1 axis: the output is sign(x) · weight"),
         rms_case(rng, (2, 5), [5], shift=10.0, note="large mean: rms_norm does not centre"),
-        rms_case(rng, (2, 3, 4), [3], weight=False,
-                 note="normalized_shape does not match the last axes (torch refuses)"),
-        rms_case(rng, (2, 3, 4), [], weight=False, note="empty normalized_shape (torch refuses)"),
-        rms_case(rng, (2, 3, 4), [4], wshape=(3,), note="weight of the wrong shape (torch refuses)"),
+        refused(rms_case(rng, (2, 3, 4), [3], weight=False,
+                         note="normalized_shape does not match the last axes"),
+                "the input's last axes must be normalized_shape"),
+        refused(rms_case(rng, (2, 3, 4), [], weight=False, note="empty normalized_shape"),
+                "normalized_shape must name at least one axis"),
+        refused(rms_case(rng, (2, 3, 4), [4], wshape=(3,), note="weight of the wrong shape"),
+                "weight must have normalized_shape's shape"),
     ]
     return out
 
 
 def _rms_reference(case):
     x, ns, w = case.args
-    return oracle.call(oracle.F().rms_norm, x, _shape_list(ns), w, **case.kwargs)
+    return oracle.call(oracle.F().rms_norm, x, normalized_list(ns), w, **case.kwargs)
 
 
-def _rms_manual(case, eps=None, centre=False, eps_outside=False, dims=None, no_sqrt=False):
+def _rms_wrong(case, *, eps=None, centre=False, eps_outside=False, dims=None, root=True):
+    """rms_norm with torch ops and one thing changed; ``eps`` replaces the default eps."""
     t = oracle.torch()
     x, ns, w = case.args
     xt = t.from_numpy(x)
-    dims = dims or tuple(range(x.ndim - len(_shape_list(ns)), x.ndim))
+    dims = dims or _trailing(x, ns)
     if eps is None:
         eps = case.kwargs.get("eps")
-        if eps is None:
-            eps = float(np.finfo(x.dtype).eps)
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
     if centre:
         xt = xt - xt.mean(dim=dims, keepdim=True)
     ms = (xt * xt).mean(dim=dims, keepdim=True)
-    if no_sqrt:
+    if not root:
         denom = ms + eps
     else:
         denom = ms.sqrt() + eps if eps_outside else (ms + eps).sqrt()
@@ -243,169 +250,134 @@ def _rms_manual(case, eps=None, centre=False, eps_outside=False, dims=None, no_s
     return y.numpy()
 
 
-def _rms_variants():
-    def eps_1e5(case):
-        return None if "eps" in case.kwargs else _rms_manual(case, eps=1e-5)
+def _default_eps(case) -> bool:
+    return case.kwargs.get("eps") is None
 
-    def eps_float64(case):
-        if "eps" in case.kwargs or case.args[0].dtype == np.float64:
-            return None
-        return _rms_manual(case, eps=float(np.finfo(np.float64).eps))
 
-    def centred(case):
-        return _rms_manual(case, centre=True)
-
-    def eps_outside(case):
-        return _rms_manual(case, eps_outside=True)
-
-    def last_axis(case):
-        x, ns, _ = case.args
-        if len(_shape_list(ns)) < 2:
-            return None
-        return _rms_manual(case, dims=(x.ndim - 1,))
-
-    def no_sqrt(case):
-        return _rms_manual(case, no_sqrt=True)
-
-    return [
-        Variant("eps 1e-5 by default", "with eps=None torch uses torch.finfo(input.dtype).eps "
-                "(2.2e-16 for float64, 1.2e-7 for float32), not layer norm's 1e-5", eps_1e5),
-        Variant("float64 eps for float32", "the default eps depends on the input's dtype: "
-                "np.finfo(input.dtype).eps, 1.19e-7 for float32", eps_float64),
-        Variant("mean subtracted", "rms_norm does not subtract the mean: it divides x by "
-                "sqrt(mean(x²) + eps); centring makes it layer norm", centred),
-        Variant("eps outside the square root", "eps goes inside the square root: "
-                "x / sqrt(mean(x²) + eps), not x / (sqrt(mean(x²)) + eps)", eps_outside),
-        Variant("last axis only", "you averaged x² over the last axis only: rms_norm "
-                "averages over ALL the trailing axes in normalized_shape", last_axis),
-        Variant("square root missing", "you divided by the mean square: take its square "
-                "root (the ROOT mean square)", no_sqrt),
-    ]
+RMS_BUGS = [
+    Bug("eps-1e-5-by-default", RMS_DEFAULT_EPS, lambda case: _rms_wrong(case, eps=1e-5),
+        when=_default_eps),
+    Bug("float64-eps-for-float32",
+        "the default eps depends on the input's dtype: np.finfo(input.dtype).eps, 1.19e-7 "
+        "for float32",
+        lambda case: _rms_wrong(case, eps=float(np.finfo(np.float64).eps)),
+        when=lambda case: _default_eps(case) and case.args[0].dtype != np.float64),
+    Bug("mean-subtracted", MEAN_SUBTRACTED, lambda case: _rms_wrong(case, centre=True)),
+    Bug("eps-outside-the-root-mean-square", EPS_OUTSIDE_RMS,
+        lambda case: _rms_wrong(case, eps_outside=True)),
+    Bug("last-axis-only", LAST_AXIS_ONLY,
+        lambda case: _rms_wrong(case, dims=(case.args[0].ndim - 1,)),
+        when=lambda case: len(normalized_list(case.args[1])) >= 2),
+    Bug("square-root-missing",
+        "you divided by the mean square: take its square root (the ROOT mean square)",
+        lambda case: _rms_wrong(case, root=False)),
+]
 
 
 register(Exercise(
     name="rms_norm", arg_names=RMS_ARGS, visible=_rms_visible, hidden=_rms_hidden,
-    reference=_rms_reference, bugs=_rms_variants(), diagnose=_diagnose_ln,
+    reference=_rms_reference, bugs=RMS_BUGS, diagnose=shape_changed,
 ))
 
 
 # LayerNorm and RMSNorm modules --------------------------------------------------------
-def module_case(rng, normalized_shape, x_shape, note="", **options):
-    tail = tuple(_shape_list(normalized_shape))
+MODULE_LABELS = _modules.probe_labels("weight", "bias") + ["the layer's output"]
+
+
+def module_case(rng: np.random.Generator, normalized_shape, x_shape: tuple, note: str = "",
+                **options) -> Case:
+    """A module built with ``normalized_shape`` and ``options``, given random parameters,
+    called once on an input of ``x_shape``."""
+    tail = tuple(normalized_list(normalized_shape))
     return Case((normalized_shape,), options, note=note, extra={
-        "weight": _arr(rng, tail, 0.5, 1.0), "bias": _arr(rng, tail),
-        "x": _arr(rng, x_shape, float(rng.uniform(0.5, 3)), float(rng.normal()))})
+        "weight": normal(rng, tail, 0.5, 1.0), "bias": normal(rng, tail),
+        "x": normal(rng, x_shape, float(rng.uniform(0.5, 3)), float(rng.normal()))})
 
 
-def _param(module, name):
-    value = getattr(module, name, None)
-    if value is None:
-        return np.array(False), np.array([], dtype=np.int64)
-    return np.array(True), np.array(np.shape(value), dtype=np.int64)
+def _params(case) -> dict:
+    return {"weight": case.extra["weight"], "bias": case.extra["bias"]}
 
 
 def _module_run(cls, case):
     """Build the module, report its parameters' presence and shapes, set them, call it."""
-    module = module_to(cls(*case.args, **case.kwargs), case_float_dtype(case))
-    has_w, w_shape = _param(module, "weight")
-    has_b, b_shape = _param(module, "bias")
-    if getattr(module, "weight", None) is not None:
-        module.weight = case.extra["weight"].copy()
-    if getattr(module, "bias", None) is not None:
-        module.bias = case.extra["bias"].copy()
-    return has_w, w_shape, has_b, b_shape, module(case.extra["x"].copy())
+    module = _modules.build(cls, case)
+    report = _modules.probe(module, "weight") + _modules.probe(module, "bias")
+    _modules.load(module, _params(case))
+    return report + (module(case.extra["x"].copy()),)
 
 
-def _module_reference(torch_name):
-    def reference(case):
-        t = oracle.torch()
-        module = getattr(t.nn, torch_name)(*case.args, **case.kwargs).to(oracle.case_dtype(case))
-        has_w = np.array(getattr(module, "weight", None) is not None)
-        has_b = np.array(getattr(module, "bias", None) is not None)
-        w_shape = np.array(module.weight.shape if has_w else [], dtype=np.int64)
-        b_shape = np.array(module.bias.shape if has_b else [], dtype=np.int64)
-        with t.no_grad():
-            if has_w:
-                module.weight.copy_(t.from_numpy(case.extra["weight"]))
-            if has_b:
-                module.bias.copy_(t.from_numpy(case.extra["bias"]))
-        return has_w, w_shape, has_b, b_shape, oracle.call(module, case.extra["x"])
-    return reference
+def _module_reference(torch_name, case):
+    module = _modules.torch_build(torch_name, case)
+    report = _modules.torch_probe(module, "weight") + _modules.torch_probe(module, "bias")
+    _modules.torch_load(module, _params(case))
+    return report + (oracle.call(module, case.extra["x"]),)
 
 
-def _module_variants(torch_name):
-    def build(case, **changes):
-        return _module_reference(torch_name)(Case(case.args, dict(case.kwargs, **changes),
-                                                  extra=case.extra))
+def _rebuilt(torch_name, case, **changes):
+    """torch's answer for the module built with ``changes`` to its options."""
+    return _module_reference(torch_name, Case(case.args, dict(case.kwargs, **changes),
+                                              extra=case.extra))
 
-    def bias_kept(case):
-        if case.kwargs.get("bias", True) or not case.kwargs.get("elementwise_affine", True):
-            return None
-        got = list(build(case, bias=True))
-        return tuple(got)
 
-    def affine_kept(case):
-        if case.kwargs.get("elementwise_affine", True):
-            return None
-        return build(case, elementwise_affine=True, **(
-            {"bias": case.kwargs.get("bias", True)} if torch_name == "LayerNorm" else {}))
+def _layer_norm_output(case, **changes):
+    """torch's parameter report, with the output of layer norm with one thing changed."""
+    expected = _module_reference("LayerNorm", case)
+    x = case.extra["x"]
+    w = case.extra["weight"] if bool(expected[0]) else None
+    b = case.extra["bias"] if bool(expected[2]) else None
+    wrong = _normalized(x, _trailing(x, case.args[0]), w, b, case.kwargs.get("eps", 1e-5),
+                        **changes)
+    return expected[:4] + (wrong,)
 
-    def output_changed(default_eps=None, **changes):
-        def compute(case):
-            expected = _module_reference(torch_name)(case)
-            has_w, _, has_b, _, out = expected
-            x = case.extra["x"]
-            if out.shape != x.shape:
-                return None
-            dims = tuple(range(x.ndim - len(_shape_list(case.args[0])), x.ndim))
-            w = case.extra["weight"] if has_w else None
-            if torch_name == "LayerNorm":
-                b = case.extra["bias"] if has_b else None
-                wrong = _manual(x, dims, w, b, case.kwargs.get("eps", 1e-5), **changes)
-            else:
-                eps = case.kwargs.get("eps")
-                if eps is None:
-                    eps = float(np.finfo(x.dtype).eps) if default_eps is None else default_eps
-                elif default_eps is not None:
-                    return None
-                changes.setdefault("centre", False)
-                wrong = _manual(x, dims, w, None, eps, **changes)
-            return expected[:4] + (wrong,)
-        return compute
 
-    variants = [
-        Variant("eps outside the square root", "eps goes inside the square root: divide by "
-                "sqrt(var + eps), not by sqrt(var) + eps", output_changed(eps_outside=True)),
-        Variant("parameters with elementwise_affine=False", "with elementwise_affine=False "
-                "there are no parameters: set self.weight = None (and self.bias = None)",
-                affine_kept),
-    ]
-    if torch_name == "RMSNorm":
-        variants.append(Variant("eps 1e-5 by default", "with eps=None RMSNorm uses "
-                                "finfo(x.dtype).eps at each call (2.2e-16 for float64), not "
-                                "1e-5", output_changed(default_eps=1e-5)))
-        variants.append(Variant("mean subtracted", "RMSNorm does not subtract the mean: it "
-                                "divides x by sqrt(mean(x²) + eps)", output_changed(centre=True)))
-    if torch_name == "LayerNorm":
-        variants.append(Variant("unbiased variance", "you divided the variance by n - 1; "
-                                "layer norm uses the biased variance (divide by n)",
-                                output_changed(unbiased=True)))
-        variants.append(Variant("bias with bias=False", "with bias=False LayerNorm keeps its "
-                                "weight but has no bias: self.bias = None", bias_kept))
-    return variants
+def _rms_norm_output(case, *, eps=None, centre=False, eps_outside=False):
+    """torch's parameter report, with the output of RMS norm with one thing changed:
+    ``eps`` in place of the default one, the mean subtracted, eps outside the root."""
+    expected = _module_reference("RMSNorm", case)
+    x = case.extra["x"]
+    w = case.extra["weight"] if bool(expected[0]) else None
+    eps = case.kwargs.get("eps") if eps is None else eps
+    eps = float(np.finfo(x.dtype).eps) if eps is None else eps
+    wrong = _normalized(x, _trailing(x, case.args[0]), w, None, eps, centre=centre,
+                        eps_outside=eps_outside)
+    return expected[:4] + (wrong,)
+
+
+def _affine(case) -> bool:
+    return case.kwargs.get("elementwise_affine", True)
+
+
+PARAMETERS_WITHOUT_AFFINE = ("with elementwise_affine=False there are no parameters: set "
+                             "self.weight = None (and self.bias = None)")
+
+LAYER_NORM_BUGS = [
+    shared_bug("eps-outside-the-square-root",
+               lambda case: _layer_norm_output(case, eps_outside=True)),
+    Bug("parameters-with-elementwise-affine-false", PARAMETERS_WITHOUT_AFFINE,
+        lambda case: _rebuilt("LayerNorm", case, elementwise_affine=True,
+                              bias=case.kwargs.get("bias", True)),
+        when=lambda case: not _affine(case)),
+    shared_bug("unbiased-variance",
+               lambda case: _layer_norm_output(case, unbiased=True)),
+    shared_bug("bias-with-bias-false", lambda case: _rebuilt("LayerNorm", case, bias=True),
+               when=lambda case: not case.kwargs.get("bias", True) and _affine(case)),
+]
+
+RMS_NORM_BUGS = [
+    Bug("eps-outside-the-root-mean-square", EPS_OUTSIDE_RMS,
+        lambda case: _rms_norm_output(case, eps_outside=True)),
+    Bug("parameters-with-elementwise-affine-false", PARAMETERS_WITHOUT_AFFINE,
+        lambda case: _rebuilt("RMSNorm", case, elementwise_affine=True),
+        when=lambda case: not _affine(case)),
+    Bug("eps-1e-5-by-default", RMS_DEFAULT_EPS,
+        lambda case: _rms_norm_output(case, eps=1e-5), when=_default_eps),
+    Bug("mean-subtracted", MEAN_SUBTRACTED,
+        lambda case: _rms_norm_output(case, centre=True)),
+]
 
 
 def _module_diagnose(case, got, expected):
-    """Say which of the module check's outputs is the first to differ."""
-    names = ["whether self.weight exists (None or not)", "the shape of self.weight",
-             "whether self.bias exists (None or not)", "the shape of self.bias",
-             "the layer's output"]
-    if not isinstance(got, tuple) or len(got) != len(expected):
-        return None
-    for index, (exp, out) in enumerate(zip(expected, got)):
-        if compare.compare_one(np.asarray(exp), out) is not None:
-            return f"the first mismatch, output {index}, is {names[index]}"
-    return None
+    return _modules.first_difference(MODULE_LABELS, got, expected)
 
 
 def _ln_module_visible(rng):
@@ -421,7 +393,7 @@ def _ln_module_hidden(rng):
     for form in (4, [4], (3, 4), [2, 3, 4]):
         for affine in (True, False):
             for bias in (True, False):
-                x_shape = (int(rng.integers(1, 4)),) + tuple(_shape_list(form))
+                x_shape = (int(rng.integers(1, 4)),) + tuple(normalized_list(form))
                 out.append(module_case(rng, form, x_shape, elementwise_affine=affine, bias=bias,
                                        eps=[1e-5, 1e-2][int(rng.integers(0, 2))],
                                        note=f"normalized_shape={form!r}, "
@@ -430,15 +402,16 @@ def _ln_module_hidden(rng):
         module_case(rng, [8, 6, 6], (2, 8, 6, 6),
                     note="LayerNorm([C, H, W]) on an image batch keeps its shape"),
         module_case(rng, 4, (4,), note="a single vector, no batch axis"),
-        module_case(rng, 3, (2, 4), note="the last axis does not match (torch refuses)"),
+        refused(module_case(rng, 3, (2, 4), note="the last axis does not match"),
+                "the input's last axes must be normalized_shape"),
     ]
     return out
 
 
 register(Exercise(
     name="LayerNorm", arg_names=("normalized_shape",), visible=_ln_module_visible,
-    hidden=_ln_module_hidden, reference=_module_reference("LayerNorm"),
-    bugs=_module_variants("LayerNorm"), run=_module_run, diagnose=_module_diagnose,
+    hidden=_ln_module_hidden, reference=lambda case: _module_reference("LayerNorm", case),
+    bugs=LAYER_NORM_BUGS, run=_module_run, diagnose=_module_diagnose,
 ))
 
 
@@ -455,16 +428,17 @@ def _rms_module_hidden(rng):
     for form in (4, [4], (3, 4), [2, 3, 4]):
         for affine in (True, False):
             for eps in (None, 1e-3):
-                tail = tuple(_shape_list(form))
+                tail = tuple(normalized_list(form))
                 out.append(module_case(rng, form, (2,) + tail, elementwise_affine=affine,
                                        eps=eps, note=f"normalized_shape={form!r}, "
                                                      f"elementwise_affine={affine}, eps={eps}"))
-    out.append(module_case(rng, 3, (2, 4), note="the last axis does not match (torch refuses)"))
+    out.append(refused(module_case(rng, 3, (2, 4), note="the last axis does not match"),
+                       "the input's last axes must be normalized_shape"))
     return out
 
 
 register(Exercise(
     name="RMSNorm", arg_names=("normalized_shape",), visible=_rms_module_visible,
-    hidden=_rms_module_hidden, reference=_module_reference("RMSNorm"),
-    bugs=_module_variants("RMSNorm"), run=_module_run, diagnose=_module_diagnose,
+    hidden=_rms_module_hidden, reference=lambda case: _module_reference("RMSNorm", case),
+    bugs=RMS_NORM_BUGS, run=_module_run, diagnose=_module_diagnose,
 ))

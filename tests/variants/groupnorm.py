@@ -1,7 +1,9 @@
-"""Chapter 10: one-bug versions of the reference answers, and the hint each must earn."""
+"""Chapter 10, the functions: one-bug versions of the reference answers, and the bug id
+each must be caught as."""
 import numpy as np
-
 from booktools import solution
+
+KEYED_BY_ID = True
 
 
 def catalogue():
@@ -53,7 +55,8 @@ def catalogue():
         return ref.instance_norm(input, running_mean, running_var, weight, bias,
                                  use_input_stats, momentum, eps)
 
-    def _stats_bug(kind):
+    def _stats_bug(name, *, biased=False, whole_batch=False, momentum_flipped=False):
+        """The running statistics updated with one thing changed."""
         def wrong(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
             if running_mean is None or not use_input_stats:
@@ -67,16 +70,16 @@ def catalogue():
             mean = input.mean(axis=axes).mean(axis=0)
             var = input.var(axis=axes, ddof=1).mean(axis=0)
             m = momentum
-            if kind == "biased":
+            if biased:
                 var = input.var(axis=axes).mean(axis=0)
-            elif kind == "whole batch":
+            elif whole_batch:
                 var = np.moveaxis(input, 1, 0).reshape(c, -1).var(axis=1, ddof=1)
-            elif kind == "swapped":
+            elif momentum_flipped:
                 m = 1 - momentum
             running_mean[:] = (1 - m) * old_mean + m * mean
             running_var[:] = (1 - m) * old_var + m * var
             return out
-        wrong.__name__ = f"running_stats_{kind.replace(' ', '_')}"
+        wrong.__name__ = f"running_stats_{name}"
         return wrong
 
     def gn_group_size(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -112,91 +115,20 @@ def catalogue():
         wrong.__name__ = "gn_unbiased" if ddof else "gn_eps_outside"
         return wrong
 
-    def _always_affine(base):
-        class AlwaysAffine(base):
-            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                         track_running_stats=False, *, bias=True):
-                super().__init__(num_features, eps, momentum, True, track_running_stats, bias=bias)
-                self.affine = affine
-        return AlwaysAffine
-
-    def _eval_ignored(base):
-        class EvalIgnored(base):
-            def eval(self):
-                return self
-        return EvalIgnored
-
-    def _momentum_none_cumulative(base):
-        class Cumulative(base):
-            steps = 0
-
-            def __call__(self, x):
-                if self.momentum is None and self.training and self.track_running_stats:
-                    self.steps += 1
-                    saved, self.momentum = self.momentum, 1.0 / self.steps
-                    try:
-                        return super().__call__(x)
-                    finally:
-                        self.momentum = saved
-                return super().__call__(x)
-        return Cumulative
-
-    def _always_tracking(base):
-        class AlwaysTracking(base):
-            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                         track_running_stats=False, *, bias=True):
-                super().__init__(num_features, eps, momentum, affine, True, bias=bias)
-        return AlwaysTracking
-
-    class GroupNormNoParams(ref.GroupNorm):
-        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
-            super().__init__(num_groups, num_channels, eps, False, bias=bias)
-
-    class GroupNormAlwaysParams(ref.GroupNorm):
-        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
-            super().__init__(num_groups, num_channels, eps, True, bias=bias)
-
-    class GroupNormAlwaysBias(ref.GroupNorm):
-        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
-            super().__init__(num_groups, num_channels, eps, affine, bias=True)
-
-    class GroupNormPerGroup(ref.GroupNorm):
-        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
-            super().__init__(num_groups, num_channels, eps, affine, bias=bias)
-            if self.weight is not None:
-                self.weight = np.ones(num_groups)
-            if self.bias is not None:
-                self.bias = np.zeros(num_groups)
-
     return [
-        ("instance_norm", in_batch_axes, "batch norm's axes"),
-        ("instance_norm", in_layer_axes, "layer norm's axes"),
-        ("instance_norm", in_unbiased, "biased variance"),
-        ("instance_norm", in_eps_outside, "inside the square root"),
-        ("instance_norm", in_not_in_place, "in place"),
-        ("instance_norm", _stats_bug("biased"), "unbiased variance (divide by n - 1) of each"),
-        ("instance_norm", _stats_bug("whole batch"), "averaged over the batch, not with one"),
-        ("instance_norm", _stats_bug("swapped"), "NEW statistic"),
-        ("InstanceNorm2d", _always_affine(ref.InstanceNorm2d), "affine defaults to False"),
-        ("InstanceNorm2d", _eval_ignored(ref.InstanceNorm2d), "normalize with the running"),
-        ("InstanceNorm2d", _momentum_none_cumulative(ref.InstanceNorm2d), "0.0"),
-        ("InstanceNorm2d", _always_tracking(ref.InstanceNorm2d), "track_running_stats=False there"),
-        ("InstanceNorm1d", _always_affine(ref.InstanceNorm1d), "affine defaults to False"),
-        ("InstanceNorm1d", _eval_ignored(ref.InstanceNorm1d), "normalize with the running"),
-        ("InstanceNorm1d", _momentum_none_cumulative(ref.InstanceNorm1d), "0.0"),
-        ("InstanceNorm1d", _always_tracking(ref.InstanceNorm1d), "track_running_stats=False there"),
-        ("InstanceNorm3d", _always_affine(ref.InstanceNorm3d), "affine defaults to False"),
-        ("InstanceNorm3d", _eval_ignored(ref.InstanceNorm3d), "normalize with the running"),
-        ("InstanceNorm3d", _momentum_none_cumulative(ref.InstanceNorm3d), "0.0"),
-        ("InstanceNorm3d", _always_tracking(ref.InstanceNorm3d), "track_running_stats=False there"),
-        ("group_norm", gn_group_size, "NUMBER of groups"),
-        ("group_norm", gn_interleaved, "consecutive blocks"),
-        ("group_norm", gn_per_channel, "each channel on its own"),
-        ("group_norm", gn_affine_last_axis, "along the last axis"),
-        ("group_norm", _gn_changed(ddof=1), "biased variance"),
-        ("group_norm", _gn_changed(eps_outside=True), "inside the square root"),
-        ("GroupNorm", GroupNormNoParams, "affine defaults to True"),
-        ("GroupNorm", GroupNormAlwaysParams, "with affine=False"),
-        ("GroupNorm", GroupNormAlwaysBias, "bias=False"),
-        ("GroupNorm", GroupNormPerGroup, "per CHANNEL"),
+        ("instance_norm", in_batch_axes, "batch-norm-axes"),
+        ("instance_norm", in_layer_axes, "layer-norm-axes"),
+        ("instance_norm", in_unbiased, "normalized-with-unbiased-variance"),
+        ("instance_norm", in_eps_outside, "eps-outside-the-square-root"),
+        ("instance_norm", in_not_in_place, "not-updated-in-place"),
+        ("instance_norm", _stats_bug("biased", biased=True), "biased-running-variance"),
+        ("instance_norm", _stats_bug("whole_batch", whole_batch=True),
+         "running-variance-of-the-whole-batch"),
+        ("instance_norm", _stats_bug("swapped", momentum_flipped=True), "momentum-0.9-convention"),
+        ("group_norm", gn_group_size, "num-groups-read-as-group-size"),
+        ("group_norm", gn_interleaved, "interleaved-groups"),
+        ("group_norm", gn_per_channel, "one-group-per-channel"),
+        ("group_norm", gn_affine_last_axis, "affine-along-the-last-axis"),
+        ("group_norm", _gn_changed(ddof=1), "unbiased-variance"),
+        ("group_norm", _gn_changed(eps_outside=True), "eps-outside-the-square-root"),
     ]

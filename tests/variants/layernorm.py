@@ -1,7 +1,8 @@
-"""Chapter 09: one-bug versions of the reference answers, and the hint each must earn."""
+"""Chapter 09: one-bug versions of the reference answers, and the bug id each must be caught as."""
 import numpy as np
-
 from booktools import solution
+
+KEYED_BY_ID = True
 
 
 def catalogue():
@@ -110,24 +111,24 @@ def catalogue():
             return rms_eps_outside(x, self.normalized_shape, self.weight, self.eps)
 
     return [
-        ("layer_norm", unbiased, "biased variance"),
-        ("layer_norm", eps_outside, "inside the square root"),
-        ("layer_norm", last_axis_only, "ALL the trailing axes"),
-        ("layer_norm", over_batch, "leading (batch)"),
-        ("layer_norm", not_centred, "without subtracting the mean"),
-        ("layer_norm", affine_ignored, "weight and bias are ignored"),
-        ("rms_norm", rms_eps_1e5, "not layer norm's 1e-5"),
-        ("rms_norm", rms_eps_float64, "depends on the input's dtype"),
-        ("rms_norm", rms_centred, "does not subtract the mean"),
-        ("rms_norm", rms_eps_outside, "inside the square root"),
-        ("rms_norm", rms_last_axis, "ALL the trailing axes"),
-        ("rms_norm", rms_no_root, "ROOT mean square"),
-        ("LayerNorm", LayerNormAlwaysAffine, "elementwise_affine=False"),
-        ("LayerNorm", LayerNormAlwaysBias, "bias=False"),
-        ("LayerNorm", LayerNormEpsOutside, "inside the square root"),
-        ("LayerNorm", LayerNormUnbiased, "biased variance"),
-        ("RMSNorm", RMSNormAlwaysAffine, "elementwise_affine=False"),
-        ("RMSNorm", RMSNormEps1e5, "not 1e-5"),
-        ("RMSNorm", RMSNormCentred, "does not subtract the mean"),
-        ("RMSNorm", RMSNormEpsOutside, "inside the square root"),
+        ("layer_norm", unbiased, "unbiased-variance"),
+        ("layer_norm", eps_outside, "eps-outside-the-square-root"),
+        ("layer_norm", last_axis_only, "last-axis-only"),
+        ("layer_norm", over_batch, "normalized-over-the-leading-axes"),
+        ("layer_norm", not_centred, "mean-not-subtracted"),
+        ("layer_norm", affine_ignored, "affine-ignored"),
+        ("rms_norm", rms_eps_1e5, "eps-1e-5-by-default"),
+        ("rms_norm", rms_eps_float64, "float64-eps-for-float32"),
+        ("rms_norm", rms_centred, "mean-subtracted"),
+        ("rms_norm", rms_eps_outside, "eps-outside-the-root-mean-square"),
+        ("rms_norm", rms_last_axis, "last-axis-only"),
+        ("rms_norm", rms_no_root, "square-root-missing"),
+        ("LayerNorm", LayerNormAlwaysAffine, "parameters-with-elementwise-affine-false"),
+        ("LayerNorm", LayerNormAlwaysBias, "bias-with-bias-false"),
+        ("LayerNorm", LayerNormEpsOutside, "eps-outside-the-square-root"),
+        ("LayerNorm", LayerNormUnbiased, "unbiased-variance"),
+        ("RMSNorm", RMSNormAlwaysAffine, "parameters-with-elementwise-affine-false"),
+        ("RMSNorm", RMSNormEps1e5, "eps-1e-5-by-default"),
+        ("RMSNorm", RMSNormCentred, "mean-subtracted"),
+        ("RMSNorm", RMSNormEpsOutside, "eps-outside-the-root-mean-square"),
     ]
