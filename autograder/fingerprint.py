@@ -3,7 +3,7 @@
 A notebook's grade depends on the grading machinery (every module of this package that
 grades, not the benchmarks or the reports), on the family modules that define the
 exercises its test cells check (and the families those import), and on its own test
-cells. A change to ``checks/pool.py`` regrades the pooling notebooks, not chapter 01.
+cells. A change to ``checks/pool_max.py`` regrades 05a, not chapter 01.
 """
 from __future__ import annotations
 

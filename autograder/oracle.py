@@ -76,3 +76,10 @@ def case_dtype(case):
 
     walk((case.args, case.kwargs, case.extra))
     return torch().float32 if np.dtype(np.float32) in found else torch().float64
+
+
+def call_case(fn, case, **overrides):
+    """``call`` on a Case's arguments, with some keyword arguments replaced."""
+    kwargs = dict(case.kwargs)
+    kwargs.update(overrides)
+    return call(fn, *case.args, **kwargs)

@@ -16,8 +16,9 @@ def _families(name):
 def test_a_notebook_depends_on_the_families_it_checks_and_no_other():
     assert _families("01_convolution") == {"conv.py"}
     assert "conv.py" in _families("02_groups_dilation")  # groups draws on conv's helpers
-    assert _families("05a_max_pooling") == {"pool.py"}
-    assert "pool.py" not in _families("01_convolution")
+    assert "pool_max.py" in _families("05a_max_pooling")
+    assert "pool_avg.py" not in _families("05a_max_pooling")
+    assert not {"pool_max.py", "_pooling.py"} & _families("01_convolution")
 
 
 def test_every_graded_notebook_has_a_fingerprint_of_its_own():
@@ -28,7 +29,7 @@ def test_every_graded_notebook_has_a_fingerprint_of_its_own():
 def test_the_machinery_excludes_what_never_grades():
     names = {path.name for path in fingerprint.machinery_files()}
     assert {"grading.py", "kernel.py", "zygote.py", "compare.py", "__init__.py"} <= names
-    assert not names & {"bench.py", "similarity.py", "conv.py", "pool.py"}
+    assert not names & {"bench.py", "similarity.py", "conv.py", "pool_max.py"}
 
 
 def test_a_record_made_with_other_checks_is_graded_again(tmp_path):

@@ -66,3 +66,12 @@ def test_every_declared_bug_has_a_one_bug_implementation(family):
     assert not missing, f"{family}: declared bugs without a one-bug implementation: {missing}"
     unknown = sorted(implemented - set(declared) - SHARED_IDS)
     assert not unknown, f"{family}: catalogue names bugs no check declares: {unknown}"
+
+
+def test_a_bug_id_has_one_wording_across_the_book():
+    exercise.load_families()
+    wordings = {}
+    for ex in exercise._REGISTRY.values():
+        for bug in ex.bugs:
+            wordings.setdefault(bug.id, set()).add(bug.hint)
+    assert not {i: w for i, w in wordings.items() if len(w) > 1}

@@ -47,6 +47,9 @@ HINTS = {
     "affine-along-the-last-axis":
         "weight and bias are per CHANNEL (axis 1): reshape them to (1, C, 1, ...) before "
         "multiplying; plain broadcasting lines them up with the last axis",
+    "interleaved-groups":
+        "torch's groups are consecutive blocks of channels (group 0 = channels 0 .. C/G - 1), "
+        "not every G-th channel",
     "bias-with-bias-false":
         "with bias=False the module keeps its weight but has no bias: self.bias = None",
 }

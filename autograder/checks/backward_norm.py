@@ -24,6 +24,7 @@ from .backward import (
     run_with_parameters,
     torch_grads,
 )
+from ._norms import shared_bug
 
 BN_ARGS = ("grad_output", "input", "weight", "bias", "eps")
 LN_ARGS = ("grad_output", "input", "normalized_shape", "weight", "bias", "eps")
@@ -235,10 +236,8 @@ def _bn_unbiased(x, weight, bias, eps=1e-5):
 
 
 _exercise("batch_norm_backward", BN_ARGS, BATCH, _bn_visible, _bn_hidden, [
-    Bug("unbiased-variance",
-        "training-mode batch norm normalizes with the BIASED variance (divide by N·H·W); the "
-        "unbiased one is only for running_var",
-        lambda case: torch_grads(_bn_unbiased, case, PARAMS)),
+    shared_bug("normalized-with-unbiased-variance",
+               lambda case: torch_grads(_bn_unbiased, case, PARAMS)),
 ])
 
 
@@ -363,9 +362,6 @@ def _gn_interleaved(case):
 
 
 _exercise("group_norm_backward", GN_ARGS, GROUP, _gn_visible, _gn_hidden, [
-    Bug("interleaved-groups",
-        "group g holds the CONSECUTIVE channels g·C/G … (g+1)·C/G − 1: reshape (N, C, ...) to "
-        "(N, G, C/G, ...); you grouped every G-th channel",
-        _gn_interleaved, when=lambda case: case.args[2] not in (1, case.args[1].shape[1])
+    shared_bug("interleaved-groups", _gn_interleaved, when=lambda case: case.args[2] not in (1, case.args[1].shape[1])
         and case.args[1].shape[1] % case.args[2] == 0),
 ])

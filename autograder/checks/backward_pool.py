@@ -280,7 +280,8 @@ AVGPOOL_BUGS = [
         "the window, not the padding",
         lambda case: _avg_grads(case, count_include_pad=True),
         when=lambda case: not _counts_padding(case) and not _override(case)),
-    Bug("divisor-override-ignored", "divisor_override replaces the divisor of every window",
+    Bug("divisor-override-ignored", "divisor_override=d divides every window's sum by d, "
+        "whatever it covers",
         lambda case: _avg_grads(case, divisor_override=None),
         when=lambda case: _override(case) is not None),
     Bug("divisor-always-kernel-area",

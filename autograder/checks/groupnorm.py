@@ -312,9 +312,7 @@ GN_BUGS = [
         lambda case: _gn_wrong(case, groups=_channels(case) // case.args[1]),
         when=lambda case: _channels(case) % case.args[1] == 0
         and _channels(case) // case.args[1] != case.args[1]),
-    Bug("interleaved-groups",
-        "torch's groups are consecutive blocks of channels (group 0 = channels 0 .. C/G - 1), "
-        "not every G-th channel", lambda case: _gn_wrong(case, interleaved=True),
+    shared_bug("interleaved-groups", lambda case: _gn_wrong(case, interleaved=True),
         when=lambda case: case.args[1] not in (1, _channels(case))),
     Bug("one-group-per-channel",
         "you normalized each channel on its own (instance norm): group norm pools the "

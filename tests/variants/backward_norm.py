@@ -110,7 +110,7 @@ def catalogue():
 
     return [
         *_shared(batch, "batch_norm_backward"),
-        ("batch_norm_backward", bn_unbiased, "unbiased-variance"),
+        ("batch_norm_backward", bn_unbiased, "normalized-with-unbiased-variance"),
         *_shared(layer, "layer_norm_backward"),
         ("layer_norm_backward", ln_over_batch, "statistics-over-the-batch"),
         *_shared(group, "group_norm_backward"),
