@@ -93,44 +93,37 @@ def _pass_limit(x):
     return lambda: np.multiply(x, np.float32(1.5), out=out)
 
 
+def _conv(rng, F, name, x_shape, w_shape, limit, **kwargs):
+    """A convolution case: (args, kwargs, torch's call, NumPy's limit)."""
+    x, w = _rand(rng, *x_shape), _rand(rng, *w_shape)
+    torch_call = getattr(F, name)
+    limit_call = _pass_limit(x) if limit == "pass" else _matmul_limit(rng, *limit)
+    return (x, w), kwargs, lambda t: torch_call(t[0], t[1], **kwargs), limit_call
+
+
 @_case("conv2d dense (8,64,56,56)x(64,64,3,3) pad 1", "01_convolution", "conv2d", 1.5, "limit")
 def _dense(rng, F):
-    x, w = _rand(rng, 8, 64, 56, 56), _rand(rng, 64, 64, 3, 3)
-    return ((x, w), {"padding": 1}, lambda t: F.conv2d(t[0], t[1], padding=1),
-            _matmul_limit(rng, 64, 64 * 9, 8 * 56 * 56))
+    return _conv(rng, F, "conv2d", (8, 64, 56, 56), (64, 64, 3, 3), (64, 64 * 9, 8 * 56 * 56),
+                 padding=1)
 
 
-@_case(
-    "conv2d stem (32,3,224,224)x(64,3,7,7) stride 2 pad 3", "01_convolution", "conv2d", 1.5, "limit"
-)
+@_case("conv2d stem (32,3,224,224)x(64,3,7,7) stride 2 pad 3", "01_convolution", "conv2d", 1.5,
+       "limit")
 def _stem(rng, F):
-    x, w = _rand(rng, 32, 3, 224, 224), _rand(rng, 64, 3, 7, 7)
-    return (
-        (x, w),
-        {"stride": 2, "padding": 3},
-        lambda t: F.conv2d(t[0], t[1], stride=2, padding=3),
-        _matmul_limit(rng, 64, 3 * 49, 32 * 112 * 112),
-    )
+    return _conv(rng, F, "conv2d", (32, 3, 224, 224), (64, 3, 7, 7),
+                 (64, 3 * 49, 32 * 112 * 112), stride=2, padding=3)
 
 
 @_case("depthwise (16,32,28,28) groups 32, 3x3", "02_groups_dilation", "conv2d", 3.0, "torch")
 def _depthwise(rng, F):
-    x, w = _rand(rng, 16, 32, 28, 28), _rand(rng, 32, 1, 3, 3)
-    return (
-        (x, w),
-        {"padding": 1, "groups": 32},
-        lambda t: F.conv2d(t[0], t[1], padding=1, groups=32),
-        _pass_limit(x),
-    )
+    return _conv(rng, F, "conv2d", (16, 32, 28, 28), (32, 1, 3, 3), "pass", padding=1, groups=32)
 
 
 @_case("conv_transpose2d (8,64,28,28)x(64,32,4,4) stride 2 pad 1", "04_transposed_convolution",
        "conv_transpose2d", 3.0, "torch")
 def _transposed(rng, F):
-    x, w = _rand(rng, 8, 64, 28, 28), _rand(rng, 64, 32, 4, 4)
-    return ((x, w), {"stride": 2, "padding": 1},
-            lambda t: F.conv_transpose2d(t[0], t[1], stride=2, padding=1),
-            _matmul_limit(rng, 32 * 16, 64, 8 * 28 * 28))
+    return _conv(rng, F, "conv_transpose2d", (8, 64, 28, 28), (64, 32, 4, 4),
+                 (32 * 16, 64, 8 * 28 * 28), stride=2, padding=1)
 
 
 @_case("max_pool2d (8,64,112,112) k3 s2 p1", "05_pooling", "max_pool2d", 2.0, "torch")
