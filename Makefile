@@ -42,8 +42,10 @@ lab: $(STAMP)
 	$(PY) -m jupyter lab --allow-root --ServerApp.root_dir="$(CURDIR)" \
 	  --LabApp.default_url=/lab/tree/work $(LAB_ARGS)
 
-# The parallel part, then the tests that load the machine on purpose, alone.
+# Lint first (ruff, configured in pyproject.toml), then the parallel part, then the tests
+# that load the machine on purpose, alone.
 test: $(STAMP) sandbox-tools
+	$(VENV)/bin/ruff check autograder tests tools
 	MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax -m "not serial" solutions tests $(TEST_ARGS)
 	MPLBACKEND=Agg $(PY) -m pytest -m serial tests $(TEST_ARGS)
 
