@@ -14,8 +14,9 @@ import numpy as np
 
 from .. import oracle
 from ..exercise import Case, Exercise, Variant, register
-from .conv import (CONV_ARGS, TORCH_CONV, _reference, _tuple,  # chapter 01: same functions
-                   bias_ignored_variant, flipped_kernel_variant)
+from ._shapes import exact as _tuple
+from .conv import CONV_ARGS, TORCH_CONV, bias_ignored, flipped_kernel
+from .conv import conv_reference as _reference
 
 
 def gconv_case(rng, d, *, n=2, c_in=4, c_out=4, groups=1, size=(7, 6, 5), k=(3, 3, 3),
@@ -202,8 +203,8 @@ def conv_variants(d, conv_name=None):
         Variant("'same' ignores dilation", "with padding='same' the total padding is "
                 "dilation·(k − 1), not k − 1: the dilated kernel spans dilation·(k − 1) + 1",
                 same_ignores_dilation),
-        flipped_kernel_variant(d),
-        bias_ignored_variant(d),
+        flipped_kernel(d),
+        bias_ignored(d),
     ]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import oracle
 from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
-from .conv import _flip
+from .conv import flip as _flip
 
 CT_ARGS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
 TORCH_CT = {1: "conv_transpose1d", 2: "conv_transpose2d", 3: "conv_transpose3d"}
