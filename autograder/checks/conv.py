@@ -7,6 +7,7 @@ one earns. Expected values and wrong answers are computed with torch.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,8 +24,8 @@ STRIDED_SAME = "padding='same' needs stride 1"
 KERNEL_TOO_LARGE = "the kernel is larger than the (padded) input"
 
 
-def conv_case(rng, d, *, n=2, c_in=3, c_out=4, size=(7, 6, 5), k=(3, 2, 3), stride=1,
-              padding=0, bias=True, batched=True, note="") -> Case:
+def conv_case(rng: np.random.Generator, d: int, *, n=2, c_in=3, c_out=4, size=(7, 6, 5),
+              k=(3, 2, 3), stride=1, padding=0, bias=True, batched=True, note="") -> Case:
     """One call of conv{d}d: input (N, C_in, *size), weight (C_out, C_in, *k), bias (C_out,)."""
     size, k = tuple(size[:d]), tuple(k[:d])
     shape = ((n,) if batched else ()) + (c_in,) + size
@@ -93,7 +94,7 @@ def _hidden(d):
     return cases
 
 
-def conv_reference(d: int):
+def conv_reference(d: int) -> Callable[[Case], np.ndarray]:
     """torch's conv{d}d, as a reference: case -> output array."""
     def reference(case):
         return torch_conv(d, case)
@@ -277,7 +278,8 @@ PAD_ARGS = ("input", "pad", "mode", "value")
 REFLECT_TOO_WIDE = "reflect padding must be smaller than the padded dimension"
 
 
-def pad_case(rng, shape, pad, mode="constant", value=None, note=""):
+def pad_case(rng: np.random.Generator, shape: tuple, pad: tuple, mode: str = "constant",
+             value: float | None = None, note: str = "") -> Case:
     """One call of pad: a random input of ``shape``, F.pad's pad (last dimension first)."""
     kwargs = {}
     if mode != "constant":
@@ -411,7 +413,8 @@ MODULE_ARGS = ("in_channels", "out_channels", "kernel_size")
 MODULE_LABELS = probe_labels("weight") + ["whether self.bias exists (None or not)", "the output"]
 
 
-def module_case(rng, c_in, c_out, k, size=(6, 7), n=2, note="", **options):
+def module_case(rng: np.random.Generator, c_in: int, c_out: int, k: int | tuple,
+                size: tuple = (6, 7), n: int = 2, note: str = "", **options) -> Case:
     """Conv2d(c_in, c_out, k, **options), the weight and bias to set, and an input."""
     kh, kw = expand(k, 2)
     weight = rng.standard_normal((c_out, c_in, kh, kw))

@@ -4,7 +4,7 @@ receptive fields.
 The exercises ``conv1d/groups``, ``conv2d/groups`` and ``conv3d/groups`` grade the
 student's ``conv1d`` / ``conv2d`` / ``conv3d`` again, now over the whole signature of
 ``torch.nn.functional.conv*d``: stride, padding (int, tuple, 'same', 'valid'), dilation,
-groups, bias, batched or not. Expected values and variants are computed with torch.
+groups, bias, batched or not. Expected values and wrong answers are computed with torch.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from .conv import CONV_ARGS, STRIDED_SAME, bias_ignored, conv_reference, flipped
 _reference = conv_reference
 
 
-def gconv_case(rng, d, *, n=2, c_in=4, c_out=4, groups=1, size=(7, 6, 5), k=(3, 3, 3),
-               stride=1, padding=0, dilation=1, bias=True, batched=True, weight_c_in=None,
-               note="") -> Case:
+def gconv_case(rng: np.random.Generator, d: int, *, n=2, c_in=4, c_out=4, groups=1,
+               size=(7, 6, 5), k=(3, 3, 3), stride=1, padding=0, dilation=1, bias=True,
+               batched=True, weight_c_in=None, note="") -> Case:
     """One call of conv{d}d; ``weight_c_in`` overrides C_in/groups (for refused cases)."""
     size, k = tuple(size[:d]), tuple(k[:d])
     shape = ((n,) if batched else ()) + (c_in,) + size

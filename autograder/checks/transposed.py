@@ -2,12 +2,13 @@
 the ConvTranspose2d module (called with torch forward's output_size).
 
 Everything about grading these exercises is here: the seeded grids of valid parameters,
-the edge cases, the configurations torch refuses, and the known-wrong variants with the
-hint each one earns. Expected values and variants are computed with torch.
+the edge cases, the configurations torch refuses, and the known bugs with the hint each
+one earns. Expected values and wrong answers are computed with torch.
 """
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,9 +34,11 @@ def ct_params(case: Case, d: int) -> tuple:
             expand(kw["dilation"], d), kw["groups"])
 
 
-def ct_case(rng, d, *, n=2, c_in=2, c_out=3, size=(4, 3, 3), k=(3, 2, 2), stride=1, padding=0,
-            output_padding=0, groups=1, dilation=1, bias=True, batched=True, note="") -> Case:
-    """c_out is the number of output channels PER GROUP: weight is (c_in, c_out, *k)."""
+def ct_case(rng: np.random.Generator, d: int, *, n=2, c_in=2, c_out=3, size=(4, 3, 3),
+            k=(3, 2, 2), stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+            bias=True, batched=True, note="") -> Case:
+    """One call of conv_transpose{d}d; c_out is the number of output channels PER GROUP:
+    weight is (c_in, c_out, *k)."""
     size, k = tuple(size[:d]), tuple(k[:d])
     shape = ((n,) if batched else ()) + (c_in,) + size
     x = rng.standard_normal(shape)
@@ -144,7 +147,7 @@ def _hidden(d):
     return cases
 
 
-def ct_reference(d: int):
+def ct_reference(d: int) -> Callable[[Case], np.ndarray]:
     """torch's conv_transpose{d}d, as a reference: case -> output array."""
     def reference(case):
         return torch_ct(d, case)
@@ -324,8 +327,9 @@ MODULE_ARGS = ("in_channels", "out_channels", "kernel_size")
 MODULE_LABELS = probe_labels("weight") + ["whether self.bias exists (None or not)", "the output"]
 
 
-def module_case(rng, c_in, c_out, k, size=(4, 5), n=2, output_size=None, batched=True,
-                note="", **options):
+def module_case(rng: np.random.Generator, c_in: int, c_out: int, k: int | tuple,
+                size: tuple = (4, 5), n: int = 2, output_size: tuple | None = None,
+                batched: bool = True, note: str = "", **options) -> Case:
     """ConvTranspose2d(c_in, c_out, k, **options), the weight and bias to set, an input, and
     the output_size to call it with (None: none)."""
     kh, kw = expand(k, 2)
