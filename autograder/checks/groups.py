@@ -4,7 +4,7 @@ receptive fields.
 The exercises ``conv1d/groups``, ``conv2d/groups`` and ``conv3d/groups`` grade the
 student's ``conv1d`` / ``conv2d`` / ``conv3d`` again, now over the whole signature of
 ``torch.nn.functional.conv*d``: stride, padding (int, tuple, 'same', 'valid'), dilation,
-groups, bias, batched or not. Expected values and variants are computed with torch.
+groups, bias, batched or not. Expected values and wrong answers are computed with torch.
 """
 from __future__ import annotations
 
@@ -13,14 +13,18 @@ import itertools
 import numpy as np
 
 from .. import oracle
-from ..exercise import Case, Exercise, Variant, register
-from .conv import (CONV_ARGS, TORCH_CONV, _reference, _tuple,  # chapter 01: same functions
-                   bias_ignored_variant, flipped_kernel_variant)
+from ..compare import Hint
+from ..exercise import Bug, Case, Exercise, refused, register
+from ._shapes import exact, expand, window_out_size
+from .conv import CONV_ARGS, STRIDED_SAME, bias_ignored, conv_reference, flipped_kernel, torch_conv
+
+# conv2d/unfold (chapter 03) grades with these too.
+_reference = conv_reference
 
 
-def gconv_case(rng, d, *, n=2, c_in=4, c_out=4, groups=1, size=(7, 6, 5), k=(3, 3, 3),
-               stride=1, padding=0, dilation=1, bias=True, batched=True, weight_c_in=None,
-               note="") -> Case:
+def gconv_case(rng: np.random.Generator, d: int, *, n=2, c_in=4, c_out=4, groups=1,
+               size=(7, 6, 5), k=(3, 3, 3), stride=1, padding=0, dilation=1, bias=True,
+               batched=True, weight_c_in=None, note="") -> Case:
     """One call of conv{d}d; ``weight_c_in`` overrides C_in/groups (for refused cases)."""
     size, k = tuple(size[:d]), tuple(k[:d])
     shape = ((n,) if batched else ()) + (c_in,) + size
@@ -39,7 +43,8 @@ def gconv_case(rng, d, *, n=2, c_in=4, c_out=4, groups=1, size=(7, 6, 5), k=(3, 
 def _visible(d):
     def cases(rng):
         return [
-            gconv_case(rng, d, c_in=4, c_out=6, groups=2, note="groups=2: two convolutions side by side"),
+            gconv_case(rng, d, c_in=4, c_out=6, groups=2,
+                       note="groups=2: two convolutions side by side"),
             gconv_case(rng, d, c_in=3, c_out=6, groups=3, bias=False,
                        note="depthwise (groups = C_in) with channel multiplier 2"),
             gconv_case(rng, d, c_in=2, c_out=3, size=(9, 8, 7), dilation=2,
@@ -67,7 +72,9 @@ def _hidden(d):
                 mult = int(rng.integers(1, 3))
                 c_out = g * mult
                 k = tuple(int(v) for v in rng.integers(1, 4, size=3))
-                span = [dd * (kk - 1) + 1 for dd, kk in zip(_tuple(dilation, 3), k)]
+                # A d-tuple dilation is not broadcast: the spans (and so the draws below)
+                # are d long, the kernel's other taps unused.
+                span = [dd * (kk - 1) + 1 for dd, kk in zip(exact(dilation, 3), k, strict=False)]
                 hi = 9 if d < 3 else 7
                 size = tuple(int(rng.integers(max(s, 2), max(s, 2) + hi - 3)) for s in span)
                 out.append(gconv_case(
@@ -95,19 +102,24 @@ def _hidden(d):
             gconv_case(rng, d, c_in=4, c_out=4, groups=4, batched=False, dilation=2, padding=2,
                        note="unbatched depthwise, dilation 2"),
             # Configurations torch refuses: the student must raise ValueError.
-            gconv_case(rng, d, c_in=5, c_out=4, groups=2, weight_c_in=2,
-                       note="C_in = 5 not divisible by groups = 2 (torch refuses)"),
-            gconv_case(rng, d, c_in=4, c_out=5, groups=2,
-                       note="C_out = 5 not divisible by groups = 2 (torch refuses)"),
-            gconv_case(rng, d, c_in=4, c_out=4, groups=2, weight_c_in=4,
-                       note="weight has C_in channels, not C_in / groups (torch refuses)"),
-            gconv_case(rng, d, c_in=4, c_out=4, groups=0, weight_c_in=4,
-                       note="groups = 0 (torch refuses)"),
-            gconv_case(rng, d, c_in=2, c_out=2, dilation=0, note="dilation = 0 (torch refuses)"),
-            gconv_case(rng, d, c_in=2, c_out=2, size=(5, 5, 5), k=(3, 3, 3), dilation=3,
-                       note="dilated kernel (span 7) larger than the input (torch refuses)"),
-            gconv_case(rng, d, c_in=2, c_out=2, dilation=2, stride=2, padding="same",
-                       note="'same' with stride 2 (torch refuses)"),
+            refused(gconv_case(rng, d, c_in=5, c_out=4, groups=2, weight_c_in=2,
+                               note="C_in = 5 not divisible by groups = 2"),
+                    "groups must divide C_in"),
+            refused(gconv_case(rng, d, c_in=4, c_out=5, groups=2,
+                               note="C_out = 5 not divisible by groups = 2"),
+                    "groups must divide C_out"),
+            refused(gconv_case(rng, d, c_in=4, c_out=4, groups=2, weight_c_in=4,
+                               note="weight has C_in channels, not C_in / groups"),
+                    "weight.shape[1] must be C_in / groups"),
+            refused(gconv_case(rng, d, c_in=4, c_out=4, groups=0, weight_c_in=4,
+                               note="groups = 0"), "groups must be positive"),
+            refused(gconv_case(rng, d, c_in=2, c_out=2, dilation=0, note="dilation = 0"),
+                    "dilation must be positive"),
+            refused(gconv_case(rng, d, c_in=2, c_out=2, size=(5, 5, 5), k=(3, 3, 3), dilation=3,
+                               note="dilated kernel (span 7) larger than the input"),
+                    "the dilated kernel is larger than the input"),
+            refused(gconv_case(rng, d, c_in=2, c_out=2, dilation=2, stride=2, padding="same",
+                               note="'same' with stride 2"), STRIDED_SAME),
         ]
         return out
     return cases
@@ -118,93 +130,106 @@ def _strided_order(c, g):
     return np.concatenate([np.arange(j, c, g) for j in range(g)])
 
 
-def conv_variants(d, conv_name=None):
-    """Known-wrong answers to a full conv{d}d, computed with torch (shared with chapter 03)."""
-    name = conv_name or TORCH_CONV[d]
+def _groups(case):
+    return case.kwargs.get("groups", 1)
 
-    def conv():
-        return getattr(oracle.F(), name)
 
-    def mixed_input(case):
-        x, w, b = case.args
-        g = case.kwargs.get("groups", 1)
-        c = x.shape[-d - 1]
-        if g < 2 or g == c or c % g:
-            return None
-        perm = _strided_order(c, g)
-        return oracle.call(conv(), np.take(x, perm, axis=-d - 1), w, b, **case.kwargs)
+def _mixed_input(d, case):
+    x = case.args[0]
+    perm = _strided_order(x.shape[-d - 1], _groups(case))
+    return torch_conv(d, case, np.take(x, perm, axis=-d - 1))
 
-    def interleaved_output(case):
-        x, w, b = case.args
-        g = case.kwargs.get("groups", 1)
-        c_out = w.shape[0]
-        if g < 2 or c_out % g or c_out == g:
-            return None
-        # Output channel o is (wrongly) placed in group o % g.
-        perm = _strided_order(c_out, g)
-        out = oracle.call(conv(), x, w[perm].copy(), None if b is None else b[perm].copy(),
-                          **case.kwargs)
-        inverse = np.argsort(perm)
-        return np.take(out, inverse, axis=-d - 1)
 
-    def dilation_ignored(case):
-        if _tuple(case.kwargs.get("dilation", 1), d) == (1,) * d:
-            return None
-        return oracle.call(conv(), *case.args, **dict(case.kwargs, dilation=1))
+def _mixes_input(d):
+    def when(case):
+        g, c = _groups(case), case.args[0].shape[-d - 1]
+        return g >= 2 and g != c and c % g == 0
+    return when
 
-    def dilation_plus_one(case):
-        dil = _tuple(case.kwargs.get("dilation", 1), d)
-        if all(k == 1 for k in case.args[1].shape[2:]):
-            return None
-        return oracle.call(conv(), *case.args, **dict(case.kwargs, dilation=tuple(v + 1 for v in dil)))
 
-    def same_extra_first(case):
-        x, w, b = case.args
-        if case.kwargs.get("padding") != "same":
-            return None
-        dil = _tuple(case.kwargs.get("dilation", 1), d)
-        totals = [dd * (kk - 1) for dd, kk in zip(dil, w.shape[2:])]
-        if all(t % 2 == 0 for t in totals):
-            return None
-        spec = []
-        for total in reversed(totals):
-            spec += [total - total // 2, total // 2]
-        padded = oracle.call(oracle.F().pad, x, tuple(spec))
-        return oracle.call(conv(), padded, w, b, **dict(case.kwargs, padding=0))
+def _interleaved_output(d, case):
+    """Output channel o (wrongly) computed by group o % g."""
+    _, w, b = case.args
+    perm = _strided_order(w.shape[0], _groups(case))
+    wrong = Case((case.args[0], w[perm].copy(), None if b is None else b[perm].copy()),
+                 case.kwargs)
+    return np.take(torch_conv(d, wrong), np.argsort(perm), axis=-d - 1)
 
-    def same_ignores_dilation(case):
-        """'same' padding of (k − 1) in total, as if dilation were 1: the output shrinks."""
-        x, w, b = case.args
-        if case.kwargs.get("padding") != "same":
-            return None
-        spec = []
-        for kk in reversed(w.shape[2:]):
-            spec += [(kk - 1) // 2, kk - 1 - (kk - 1) // 2]
-        padded = oracle.call(oracle.F().pad, x, tuple(spec))
-        return oracle.call(conv(), padded, w, b, **dict(case.kwargs, padding=0))
 
+def _interleaves_output(case):
+    g, c_out = _groups(case), case.args[1].shape[0]
+    return g >= 2 and c_out % g == 0 and c_out != g
+
+
+def _dilation(d, case):
+    return expand(case.kwargs.get("dilation", 1), d)
+
+
+def _same_extra_first(d, case):
+    x, w, _ = case.args
+    totals = [dd * (kk - 1) for dd, kk in zip(_dilation(d, case), w.shape[2:], strict=True)]
+    spec = tuple(v for t in reversed(totals) for v in (t - t // 2, t // 2))
+    return torch_conv(d, case, oracle.call(oracle.F().pad, x, spec), padding=0)
+
+
+def _same_odd_total(d):
+    def when(case):
+        totals = [dd * (kk - 1) for dd, kk in zip(_dilation(d, case), case.args[1].shape[2:],
+                                                  strict=True)]
+        return case.kwargs.get("padding") == "same" and any(t % 2 for t in totals)
+    return when
+
+
+def _same_ignores_dilation(d, case):
+    """'same' padding of (k − 1) in total, as if dilation were 1: the output shrinks."""
+    x, w, _ = case.args
+    spec = tuple(v for kk in reversed(w.shape[2:]) for v in ((kk - 1) // 2, kk - 1 - (kk - 1) // 2))
+    return torch_conv(d, case, oracle.call(oracle.F().pad, x, spec), padding=0)
+
+
+def _is_same(case):
+    return case.kwargs.get("padding") == "same"
+
+
+def conv_variants(d: int) -> list[Bug]:
+    """The known bugs of a full conv{d}d, computed with torch (conv2d/unfold grades them too)."""
     return [
-        Variant("channels mixed across groups", "groups split the input channels into "
-                "contiguous blocks (group g reads channels g·C_in/groups to "
-                "(g+1)·C_in/groups − 1); you mixed channels across groups "
-                "(group g read channels g, g + groups, ...)", mixed_input),
-        Variant("output channels interleaved", "output channels are grouped in contiguous "
-                "blocks too: the first C_out/groups output channels belong to group 0; you "
-                "assigned output channel o to group o % groups", interleaved_output),
-        Variant("dilation ignored", "dilation is ignored: the kernel taps sit `dilation` "
-                "apart, out[i] = sum_k x[i·stride + k·dilation] · w[k]", dilation_ignored),
-        Variant("dilation off by one", "dilation d puts d − 1 gaps between kernel taps "
-                "(taps d apart; dilation 1 is the ordinary kernel); your taps are d + 1 apart",
-                dilation_plus_one),
-        Variant("'same' with dilation, extra at the start", "'same' pads dilation·(k − 1) in "
-                "total; when that is odd torch puts the extra one at the end: "
-                "left = total // 2, right = total − left", same_extra_first),
-        Variant("'same' ignores dilation", "with padding='same' the total padding is "
-                "dilation·(k − 1), not k − 1: the dilated kernel spans dilation·(k − 1) + 1",
-                same_ignores_dilation),
-        flipped_kernel_variant(d),
-        bias_ignored_variant(d),
+        Bug("channels-mixed-across-groups", "groups split the input channels into contiguous "
+            "blocks (group g reads channels g·C_in/groups to (g+1)·C_in/groups − 1); you mixed "
+            "channels across groups (group g read channels g, g + groups, ...)",
+            lambda case: _mixed_input(d, case), when=_mixes_input(d)),
+        Bug("output-channels-interleaved", "output channels are grouped in contiguous blocks "
+            "too: the first C_out/groups output channels belong to group 0; you assigned "
+            "output channel o to group o % groups",
+            lambda case: _interleaved_output(d, case), when=_interleaves_output),
+        Bug("dilation-ignored", "dilation is ignored: the kernel taps sit `dilation` apart, "
+            "out[i] = sum_k x[i·stride + k·dilation] · w[k]",
+            lambda case: torch_conv(d, case, dilation=1),
+            when=lambda case: _dilation(d, case) != (1,) * d),
+        Bug("dilation-off-by-one", "dilation d puts d − 1 gaps between kernel taps (taps d "
+            "apart; dilation 1 is the ordinary kernel); your taps are d + 1 apart",
+            lambda case: torch_conv(d, case, dilation=tuple(v + 1 for v in _dilation(d, case))),
+            when=lambda case: any(k != 1 for k in case.args[1].shape[2:])),
+        Bug("same-dilated-extra-at-start", "'same' pads dilation·(k − 1) in total; when that "
+            "is odd torch puts the extra one at the end: left = total // 2, right = total − left",
+            lambda case: _same_extra_first(d, case), when=_same_odd_total(d)),
+        Bug("same-ignores-dilation", "with padding='same' the total padding is dilation·(k − "
+            "1), not k − 1: the dilated kernel spans dilation·(k − 1) + 1",
+            lambda case: _same_ignores_dilation(d, case), when=_is_same),
+        flipped_kernel(d),
+        bias_ignored(d),
     ]
+
+
+C_OUT = Hint("c-out-per-group", "C_out is weight.shape[0]; each of the `groups` groups "
+             "produces C_out / groups of them")
+SAME_SIZE = Hint("same-dilated-keeps-input-size", "with padding='same' the output has the "
+                 "input's spatial size: pad dilation·(k − 1) in total")
+UNDILATED_SIZE = Hint("output-size-ignores-dilation", "your output size ignores dilation: the "
+                      "kernel spans dilation·(k − 1) + 1, so H_out = floor((H + 2·padding − "
+                      "dilation·(k − 1) − 1) / stride) + 1")
+OUTPUT_SIZE = Hint("dilated-output-size-formula", "check the output size: floor((H + "
+                   "2·padding − dilation·(k − 1) − 1) / stride) + 1 per spatial axis")
 
 
 def _diagnose_shape(d):
@@ -214,29 +239,24 @@ def _diagnose_shape(d):
         if got_shape is None or len(got_shape) != len(exp_shape) or got_shape == exp_shape:
             return None
         if got_shape[-d - 1] != exp_shape[-d - 1]:
-            return ("C_out is weight.shape[0]; each of the `groups` groups produces "
-                    "C_out / groups of them")
+            return C_OUT
         x, w, _ = case.args
-        strides = _tuple(case.kwargs.get("stride", 1), d)
-        dil = _tuple(case.kwargs.get("dilation", 1), d)
         pads = case.kwargs.get("padding", 0)
         if pads == "same":
-            return ("with padding='same' the output has the input's spatial size: pad "
-                    "dilation·(k − 1) in total")
-        pads = (0,) * d if pads == "valid" else _tuple(pads, d)
-        undilated = tuple((s + 2 * p - k) // st + 1
-                          for s, p, k, st in zip(x.shape[-d:], pads, w.shape[2:], strides))
-        if tuple(got_shape[-d:]) == undilated and any(v != 1 for v in dil):
-            return ("your output size ignores dilation: the kernel spans dilation·(k − 1) + 1, "
-                    "so H_out = floor((H + 2·padding − dilation·(k − 1) − 1) / stride) + 1")
-        return ("check the output size: floor((H + 2·padding − dilation·(k − 1) − 1) / "
-                "stride) + 1 per spatial axis")
+            return SAME_SIZE
+        pads = expand(0 if pads == "valid" else pads, d)
+        strides = expand(case.kwargs.get("stride", 1), d)
+        undilated = tuple(window_out_size(s, k, st, p) for s, k, st, p in
+                          zip(x.shape[-d:], w.shape[2:], strides, pads, strict=True))
+        if tuple(got_shape[-d:]) == undilated and _dilation(d, case) != (1,) * d:
+            return UNDILATED_SIZE
+        return OUTPUT_SIZE
     return diagnose
 
 
-for _d in (1, 2, 3):
+for _name, _d in {"conv1d/groups": 1, "conv2d/groups": 2, "conv3d/groups": 3}.items():
     register(Exercise(
-        name=f"{TORCH_CONV[_d]}/groups", arg_names=CONV_ARGS, visible=_visible(_d),
+        name=_name, arg_names=CONV_ARGS, visible=_visible(_d),
         hidden=_hidden(_d), reference=_reference(_d), bugs=conv_variants(_d),
         diagnose=_diagnose_shape(_d),
     ))
@@ -271,15 +291,20 @@ def _count_hidden(rng):
         g = int(rng.choice([1, 2, 3, 4, 8]))
         c_in, c_out = g * int(rng.integers(1, 9)), g * int(rng.integers(1, 9))
         d = int(rng.integers(1, 4))
-        k = int(rng.integers(1, 8)) if rng.integers(0, 2) else tuple(int(v) for v in rng.integers(1, 6, size=d))
+        if rng.integers(0, 2):
+            k = int(rng.integers(1, 8))
+        else:
+            k = tuple(int(v) for v in rng.integers(1, 6, size=d))
         out.append(_count_case(c_in, c_out, k, groups=g, bias=bool(rng.integers(0, 2))))
     out += [
         _count_case(384, 384, 3, groups=384, note="depthwise, 384 channels"),
         _count_case(8, 16, (3, 1), groups=4, bias=False, note="a 3×1 kernel"),
         _count_case(4, 6, (3, 3, 3), groups=2, note="a 3-D kernel"),
         _count_case(6, 4, (5,), groups=2, note="a 1-D kernel"),
-        _count_case(6, 4, 3, groups=4, note="in_channels not divisible by groups (torch refuses)"),
-        _count_case(4, 6, 3, groups=4, note="out_channels not divisible by groups (torch refuses)"),
+        refused(_count_case(6, 4, 3, groups=4, note="in_channels not divisible by groups"),
+                "in_channels must be divisible by groups"),
+        refused(_count_case(4, 6, 3, groups=4, note="out_channels not divisible by groups"),
+                "out_channels must be divisible by groups"),
     ]
     return out
 
@@ -292,50 +317,41 @@ def _count_reference(case):
     return int(sum(p.numel() for p in module.parameters()))
 
 
-def _count_variants():
-    def with_args(case, **changes):
-        kwargs = dict(case.kwargs, **changes)
-        return _count_reference(Case(case.args, kwargs))
+def _count_with(case, **changes):
+    """torch's count with some keyword arguments changed."""
+    return _count_reference(Case(case.args, dict(case.kwargs, **changes)))
 
-    def bias_ignored(case):
-        return None if case.kwargs.get("bias", True) is False else with_args(case, bias=False)
 
-    def groups_ignored(case):
-        return None if case.kwargs.get("groups", 1) == 1 else with_args(case, groups=1)
+def _count_biases(case):
+    return 0 if case.kwargs.get("bias", True) is False else case.args[1]
 
-    def groups_squared(case):
-        g = case.kwargs.get("groups", 1)
-        if g == 1:
-            return None
-        weights = with_args(case, bias=False)
-        biases = 0 if case.kwargs.get("bias", True) is False else case.args[1]
-        return weights // g + biases
 
-    def kernel_not_squared(case):
-        c_in, c_out, k = case.args
-        if isinstance(k, tuple) or k == 1:
-            return None
-        g = case.kwargs.get("groups", 1)
-        biases = 0 if case.kwargs.get("bias", True) is False else c_out
-        return c_out * (c_in // g) * k + biases
+def _grouped(case):
+    return case.kwargs.get("groups", 1) != 1
 
-    return [
-        Variant("bias ignored", "a layer with bias=True also has out_channels bias values",
-                bias_ignored),
-        Variant("groups ignored", "each output channel sees only in_channels / groups input "
-                "channels: weight is (out_channels, in_channels / groups, *kernel_size)",
-                groups_ignored),
-        Variant("divided by groups twice", "you divided by groups twice: the weight is "
-                "(out_channels, in_channels / groups, *kernel_size) — out_channels is not "
-                "divided", groups_squared),
-        Variant("kernel_size int not squared", "an int kernel_size k means a k×k kernel "
-                "(as in Conv2d): k·k weights per input channel, not k", kernel_not_squared),
-    ]
+
+COUNT_BUGS = [
+    Bug("bias-not-counted", "a layer with bias=True also has out_channels bias values",
+        lambda case: _count_with(case, bias=False),
+        when=lambda case: case.kwargs.get("bias", True) is not False),
+    Bug("groups-not-counted", "each output channel sees only in_channels / groups input "
+        "channels: weight is (out_channels, in_channels / groups, *kernel_size)",
+        lambda case: _count_with(case, groups=1), when=_grouped),
+    Bug("divided-by-groups-twice", "you divided by groups twice: the weight is (out_channels, "
+        "in_channels / groups, *kernel_size) — out_channels is not divided",
+        lambda case: _count_with(case, bias=False) // case.kwargs["groups"] + _count_biases(case),
+        when=_grouped),
+    Bug("int-kernel-size-not-squared", "an int kernel_size k means a k×k kernel (as in "
+        "Conv2d): k·k weights per input channel, not k",
+        lambda case: (case.args[1] * (case.args[0] // case.kwargs.get("groups", 1)) * case.args[2]
+                      + _count_biases(case)),
+        when=lambda case: not isinstance(case.args[2], tuple) and case.args[2] != 1),
+]
 
 
 register(Exercise(
     name="conv_parameter_count", arg_names=COUNT_ARGS, visible=_count_visible,
-    hidden=_count_hidden, reference=_count_reference, bugs=_count_variants(),
+    hidden=_count_hidden, reference=_count_reference, bugs=COUNT_BUGS,
 ))
 
 
@@ -361,6 +377,9 @@ def _rf_visible(rng):
     ]
 
 
+_RF_KINDS = ("no strides or dilations", "strides", "dilations", "strides and dilations")
+
+
 def _rf_hidden(rng):
     out = []
     for _ in range(20):
@@ -371,13 +390,15 @@ def _rf_hidden(rng):
         choice = int(rng.integers(0, 4))
         out.append(_rf_case(kernels, strides if choice in (1, 3) else None,
                             dilations if choice in (2, 3) else None,
-                            note=f"{depth} layer(s), "
-                                 f"{['no strides or dilations', 'strides', 'dilations', 'strides and dilations'][choice]}"))
+                            note=f"{depth} layer(s), {_RF_KINDS[choice]}"))
     out += [
-        _rf_case([3, 3, 3], dilations=[1, 2, 4], note="the WaveNet / context-module stack: 1, 2, 4"),
-        _rf_case([7, 3, 3, 3], strides=[2, 2, 1, 1], note="a ResNet-like stem: 7/2, pool 3/2, then 3×3s"),
+        _rf_case([3, 3, 3], dilations=[1, 2, 4],
+                 note="the WaveNet / context-module stack: 1, 2, 4"),
+        _rf_case([7, 3, 3, 3], strides=[2, 2, 1, 1],
+                 note="a ResNet-like stem: 7/2, pool 3/2, then 3×3s"),
         _rf_case([1, 1], strides=[2, 2], note="1-tap layers see one input value"),
-        _rf_case([2, 2, 2, 2], strides=[2, 2, 2, 2], note="non-overlapping windows (a pooling pyramid)"),
+        _rf_case([2, 2, 2, 2], strides=[2, 2, 2, 2],
+                 note="non-overlapping windows (a pooling pyramid)"),
     ]
     return out
 
@@ -389,58 +410,50 @@ def _rf_reference(case):
     strides = case.kwargs.get("strides") or (1,) * len(kernels)
     dilations = case.kwargs.get("dilations") or (1,) * len(kernels)
     length = 1
-    for k, s, dd in zip(kernels, strides, dilations):
+    for k, s, dd in zip(kernels, strides, dilations, strict=True):
         length = length * s + dd * (k - 1) + 8  # generous: the first output always exists
     x = t.ones(1, 1, length, dtype=t.float64, requires_grad=True)
     y = x
-    for k, s, dd in zip(kernels, strides, dilations):
+    for k, s, dd in zip(kernels, strides, dilations, strict=True):
         y = oracle.F().conv1d(y, t.ones(1, 1, k, dtype=t.float64), stride=s, dilation=dd)
     y[0, 0, 0].backward()
     touched = t.nonzero(x.grad[0, 0]).flatten()
     return int(touched.max() - touched.min() + 1)
 
 
-def _rf_variants():
-    def with_kwargs(case, **changes):
-        return _rf_reference(Case(case.args, dict(case.kwargs, **changes)))
+def _rf_with(case, **changes):
+    """torch's receptive field with some keyword arguments changed."""
+    return _rf_reference(Case(case.args, dict(case.kwargs, **changes)))
 
-    def strides_ignored(case):
-        s = case.kwargs.get("strides")
-        return None if not s or set(s) == {1} else with_kwargs(case, strides=None)
 
-    def dilations_ignored(case):
-        dd = case.kwargs.get("dilations")
-        return None if not dd or set(dd) == {1} else with_kwargs(case, dilations=None)
+def _strided(case):
+    return bool(case.kwargs.get("strides")) and set(case.kwargs["strides"]) != {1}
 
-    def own_stride_counted(case):
-        s = case.kwargs.get("strides")
-        if not s or set(s) == {1}:
-            return None
-        # Growth of layer l times the strides up to and INCLUDING l: the strides shifted by
-        # one layer, everything scaled by the first stride.
-        shifted = _rf_reference(Case(case.args, dict(case.kwargs, strides=tuple(s[1:]) + (1,))))
-        return s[0] * (shifted - 1) + 1
 
-    def sum_of_kernels(case):
-        kernels = case.args[0]
-        if len(kernels) < 2:
-            return None
-        return int(sum(kernels))
+def _own_stride_counted(case):
+    """Growth of layer l times the strides up to and INCLUDING l: the strides shifted by one
+    layer, everything scaled by the first stride."""
+    s = case.kwargs["strides"]
+    return s[0] * (_rf_with(case, strides=tuple(s[1:]) + (1,)) - 1) + 1
 
-    return [
-        Variant("strides ignored", "each stride multiplies the step of every later layer: "
-                "layer l adds dilation_l·(k_l − 1)·(product of the strides before it)",
-                strides_ignored),
-        Variant("dilations ignored", "a dilated kernel spans dilation·(k − 1) + 1 inputs; "
-                "you used k", dilations_ignored),
-        Variant("own stride counted", "layer l's growth is multiplied by the strides of the "
-                "layers BEFORE it, not by its own stride", own_stride_counted),
-        Variant("kernel sizes summed", "stacked kernels overlap: two 3-tap layers see 5 "
-                "inputs, not 6 — r = 1 + sum of (k − 1)·jump", sum_of_kernels),
-    ]
+
+RF_BUGS = [
+    Bug("strides-ignored", "each stride multiplies the step of every later layer: layer l "
+        "adds dilation_l·(k_l − 1)·(product of the strides before it)",
+        lambda case: _rf_with(case, strides=None), when=_strided),
+    Bug("dilations-ignored", "a dilated kernel spans dilation·(k − 1) + 1 inputs; you used k",
+        lambda case: _rf_with(case, dilations=None),
+        when=lambda case: bool(case.kwargs.get("dilations"))
+        and set(case.kwargs["dilations"]) != {1}),
+    Bug("own-stride-counted", "layer l's growth is multiplied by the strides of the layers "
+        "BEFORE it, not by its own stride", _own_stride_counted, when=_strided),
+    Bug("kernel-sizes-summed", "stacked kernels overlap: two 3-tap layers see 5 inputs, not 6 "
+        "— r = 1 + sum of (k − 1)·jump", lambda case: int(sum(case.args[0])),
+        when=lambda case: len(case.args[0]) >= 2),
+]
 
 
 register(Exercise(
     name="receptive_field", arg_names=RF_ARGS, visible=_rf_visible, hidden=_rf_hidden,
-    reference=_rf_reference, bugs=_rf_variants(),
+    reference=_rf_reference, bugs=RF_BUGS,
 ))

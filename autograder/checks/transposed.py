@@ -2,55 +2,48 @@
 the ConvTranspose2d module (called with torch forward's output_size).
 
 Everything about grading these exercises is here: the seeded grids of valid parameters,
-the edge cases, the configurations torch refuses, and the known-wrong variants with the
-hint each one earns. Expected values and variants are computed with torch.
+the edge cases, the configurations torch refuses, and the known bugs with the hint each
+one earns. Expected values and wrong answers are computed with torch.
 """
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 
 from .. import oracle
-from ..exercise import Case, Exercise, Variant, case_float_dtype, module_to, register
-from .conv import _flip
+from ..compare import Hint
+from ..exercise import Bug, Case, Exercise, case_float_dtype, module_to, refused, register
+from ._modules import first_difference, probe, probe_labels, torch_probe
+from ._shapes import expand, transposed_out_size
+from .conv import BIAS_IGNORED, flip
 
 CT_ARGS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
 TORCH_CT = {1: "conv_transpose1d", 2: "conv_transpose2d", 3: "conv_transpose3d"}
 DEFAULTS = {"stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "dilation": 1}
 
-
-def _arr(rng, *shape):
-    return rng.standard_normal(shape)
-
-
-def _tuple(value, d):
-    """An int or a tuple as a d-tuple; torch broadcasts a 1-tuple."""
-    if isinstance(value, (tuple, list)):
-        return tuple(value) * d if len(value) == 1 else tuple(value)
-    return (value,) * d
+OUTPUT_PADDING_TOO_LARGE = "output_padding must be smaller than stride or dilation"
+OUTPUT_SIZE_RANGE = "output_size must lie within stride − 1 of the smallest output size"
 
 
-def _options(case, d):
+def ct_params(case: Case, d: int) -> tuple:
     """The case's stride, padding, output_padding, dilation as d-tuples, and groups."""
     kw = dict(DEFAULTS, **case.kwargs)
-    return (_tuple(kw["stride"], d), _tuple(kw["padding"], d), _tuple(kw["output_padding"], d),
-            _tuple(kw["dilation"], d), kw["groups"])
+    return (expand(kw["stride"], d), expand(kw["padding"], d), expand(kw["output_padding"], d),
+            expand(kw["dilation"], d), kw["groups"])
 
 
-def ct_out_size(size, k, stride=1, padding=0, output_padding=0, dilation=1):
-    """(H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1"""
-    return (size - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
-
-
-def ct_case(rng, d, *, n=2, c_in=2, c_out=3, size=(4, 3, 3), k=(3, 2, 2), stride=1, padding=0,
-            output_padding=0, groups=1, dilation=1, bias=True, batched=True, note="") -> Case:
-    """c_out is the number of output channels PER GROUP: weight is (c_in, c_out, *k)."""
+def ct_case(rng: np.random.Generator, d: int, *, n=2, c_in=2, c_out=3, size=(4, 3, 3),
+            k=(3, 2, 2), stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+            bias=True, batched=True, note="") -> Case:
+    """One call of conv_transpose{d}d; c_out is the number of output channels PER GROUP:
+    weight is (c_in, c_out, *k)."""
     size, k = tuple(size[:d]), tuple(k[:d])
     shape = ((n,) if batched else ()) + (c_in,) + size
-    x = _arr(rng, *shape)
-    w = _arr(rng, c_in, c_out, *k)
-    b = _arr(rng, c_out * groups) if bias else None
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((c_in, c_out, *k))
+    b = rng.standard_normal((c_out * groups,)) if bias else None
     kwargs = {}
     for name, value in (("stride", stride), ("padding", padding),
                         ("output_padding", output_padding), ("groups", groups),
@@ -62,8 +55,8 @@ def ct_case(rng, d, *, n=2, c_in=2, c_out=3, size=(4, 3, 3), k=(3, 2, 2), stride
 
 def _valid_output_padding(rng, d, stride, dilation):
     """A random output_padding torch accepts: smaller than stride or than dilation, per axis."""
-    s, dl = _tuple(stride, d), _tuple(dilation, d)
-    ops = tuple(int(rng.integers(0, max(a, b))) for a, b in zip(s, dl))
+    s, dl = expand(stride, d), expand(dilation, d)
+    ops = tuple(int(rng.integers(0, max(a, b))) for a, b in zip(s, dl, strict=True))
     return ops[0] if len(set(ops)) == 1 else ops
 
 
@@ -95,10 +88,11 @@ def _hidden(d):
                 k = tuple(int(v) for v in rng.integers(1, 5 if d < 3 else 4, size=3))
                 padding = [0, 1, 2, (1, 0, 2)[:d]][int(rng.integers(0, 4))]
                 op = _valid_output_padding(rng, d, stride, dilation)
-                st, dl, pd = (_tuple(v, d) for v in (stride, dilation, padding))
+                st, dl, pd = (expand(v, d) for v in (stride, dilation, padding))
                 # Keep every output axis at least 1 long: those cases are the refusals below.
-                if any(ct_out_size(s, kk, a, p, o, b) < 1
-                       for s, kk, a, p, o, b in zip(size, k, st, pd, _tuple(op, d), dl)):
+                # (size and k are 3 long, the options d long: zip stops at d.)
+                if any(transposed_out_size(s, kk, a, p, o, b) < 1 for s, kk, a, p, o, b
+                       in zip(size, k, st, pd, expand(op, d), dl, strict=False)):
                     padding = 0
                 out.append(ct_case(
                     rng, d, n=int(rng.integers(1, 3)), c_in=groups * int(rng.integers(1, 3)),
@@ -108,7 +102,8 @@ def _hidden(d):
                     note=f"stride={stride!r}, dilation={dilation!r}, padding={padding!r}, "
                          f"output_padding={op!r}, groups={groups}"))
         out += [
-            ct_case(rng, d, size=(1, 1, 1), k=(3, 3, 3), note="size-1 input: the output is the kernel"),
+            ct_case(rng, d, size=(1, 1, 1), k=(3, 3, 3),
+                    note="size-1 input: the output is the kernel"),
             ct_case(rng, d, n=1, c_in=1, c_out=1, size=(1, 1, 1), k=(1, 1, 1),
                     note="size-1 everything"),
             ct_case(rng, d, size=(3, 4, 2), k=(1, 1, 1), stride=3,
@@ -128,149 +123,141 @@ def _hidden(d):
                     note="padding crops to a 1-long output"),
             ct_case(rng, d, stride=(2,), padding=(1,), output_padding=(1,), dilation=(2,),
                     note="1-tuples: torch broadcasts them to every spatial axis"),
-            ct_case(rng, d, stride=2, output_padding=2,
-                    note="output_padding = stride (torch refuses)"),
-            ct_case(rng, d, output_padding=1,
-                    note="output_padding 1 with stride 1 and dilation 1 (torch refuses)"),
-            ct_case(rng, d, size=(2, 2, 2), k=(2, 2, 2), padding=2,
-                    note="padding crops everything: output size 0 or less (torch refuses)"),
-            ct_case(rng, d, c_in=3, groups=2, note="groups does not divide in_channels (torch refuses)"),
-            ct_case(rng, d, stride=0, note="stride 0 (torch refuses)"),
-            ct_case(rng, d, dilation=0, note="dilation 0 (torch refuses)"),
-            ct_case(rng, d, padding=-1, note="negative padding (torch refuses)"),
+            refused(ct_case(rng, d, stride=2, output_padding=2, note="output_padding = stride"),
+                    OUTPUT_PADDING_TOO_LARGE),
+            refused(ct_case(rng, d, output_padding=1,
+                            note="output_padding 1 with stride 1 and dilation 1"),
+                    OUTPUT_PADDING_TOO_LARGE),
+            refused(ct_case(rng, d, size=(2, 2, 2), k=(2, 2, 2), padding=2,
+                            note="padding crops everything: output size 0 or less"),
+                    "the output would be empty"),
+            refused(ct_case(rng, d, c_in=3, groups=2, note="groups does not divide in_channels"),
+                    "groups must divide in_channels"),
+            refused(ct_case(rng, d, stride=0, note="stride 0"), "stride must be positive"),
+            refused(ct_case(rng, d, dilation=0, note="dilation 0"), "dilation must be positive"),
+            refused(ct_case(rng, d, padding=-1, note="negative padding"),
+                    "padding must not be negative"),
         ]
         # A weight whose first axis is not the input's channels.
         x, w, b = out[0].args
-        out.append(Case((x, np.concatenate([w, w]), b), dict(out[0].kwargs),
-                        note="weight.shape[0] != in_channels (torch refuses)"))
+        out.append(refused(Case((x, np.concatenate([w, w]), b), dict(out[0].kwargs),
+                                note="weight.shape[0] != in_channels"),
+                           "weight.shape[0] must be in_channels"))
         return out
     return cases
 
 
-def _reference(d):
+def ct_reference(d: int) -> Callable[[Case], np.ndarray]:
+    """torch's conv_transpose{d}d, as a reference: case -> output array."""
     def reference(case):
-        return oracle.call(getattr(oracle.F(), TORCH_CT[d]), *case.args, **case.kwargs)
+        return torch_ct(d, case)
     return reference
 
 
-def _full(d, case, padding=None, output_padding=None, bias=True):
-    """torch's answer with some options replaced."""
-    x, w, b = case.args
-    kwargs = dict(case.kwargs)
-    if padding is not None:
-        kwargs["padding"] = padding
-    if output_padding is not None:
-        kwargs["output_padding"] = output_padding
-    return oracle.call(getattr(oracle.F(), TORCH_CT[d]), x, w, b if bias else None, **kwargs)
+def torch_ct(d: int, case: Case, w=None, *, no_bias=False, **changes) -> np.ndarray:
+    """torch's conv_transpose{d}d on ``case`` with the weight or keyword arguments replaced
+    (``no_bias``: without the bias)."""
+    x, cw, b = case.args
+    return oracle.call(getattr(oracle.F(), TORCH_CT[d]), x, cw if w is None else w,
+                       None if no_bias else b, **dict(case.kwargs, **changes))
 
 
-def _add_bias(out, b, batched, d):
+def _with_bias(d, case, out):
+    """``out`` (computed without bias) plus the case's bias, per output channel."""
+    x, _, b = case.args
     if b is None:
         return out
-    shape = (1,) * int(batched) + (len(b),) + (1,) * d
-    return out + b.reshape(shape)
+    return out + b.reshape((1,) * int(x.ndim == d + 2) + (len(b),) + (1,) * d)
 
 
-def _crop_pad(out, d, before, after):
+def _crop_pad(out, before, after):
     """Per spatial axis: crop (positive) or zero-pad (negative) `before` / `after` entries."""
-    t, F = oracle.torch(), oracle.F()
-    spec = []
-    for lo, hi in zip(reversed(before), reversed(after)):
-        spec += [-lo, -hi]
-    return oracle.to_numpy(F.pad(t.from_numpy(np.ascontiguousarray(out)), tuple(spec)))
+    spec = tuple(v for lo, hi in zip(reversed(before), reversed(after), strict=True)
+                 for v in (-lo, -hi))
+    return oracle.call(oracle.F().pad, np.ascontiguousarray(out), spec)
 
 
-def _variants(d):
-    ct = lambda: getattr(oracle.F(), TORCH_CT[d])  # noqa: E731
+def _output_padding_first(d, case):
+    """The uncropped result with output_padding rows put at the start, then the crop."""
+    _, padding, op, _, _ = ct_params(case, d)
+    full = torch_ct(d, case, no_bias=True, padding=0, output_padding=0)
+    full = _crop_pad(full, tuple(-o for o in op), (0,) * d)
+    return _with_bias(d, case, _crop_pad(full, padding, padding))
 
-    def batched(case):
-        return case.args[0].ndim == d + 2
 
-    def output_padding_first(case):
-        stride, padding, op, dilation, groups = _options(case, d)
-        if not any(op):
-            return None
-        x, w, b = case.args
-        # The uncropped result with output_padding rows put at the start, then the crop.
-        full = _full(d, case, padding=0, output_padding=0, bias=False)
-        full = _crop_pad(full, d, tuple(-o for o in op), (0,) * d)
-        return _add_bias(_crop_pad(full, d, padding, padding), b, batched(case), d)
+def _padding_added(d, case):
+    neg = tuple(-p for p in ct_params(case, d)[1])
+    return _with_bias(d, case, _crop_pad(torch_ct(d, case, no_bias=True, padding=0), neg, neg))
 
-    def padding_added(case):
-        stride, padding, op, dilation, groups = _options(case, d)
-        if not any(padding):
-            return None
-        x, w, b = case.args
-        full = _full(d, case, padding=0, bias=False)
-        neg = tuple(-p for p in padding)
-        return _add_bias(_crop_pad(full, d, neg, neg), b, batched(case), d)
 
-    def padding_one_side(case):
-        stride, padding, op, dilation, groups = _options(case, d)
-        if not any(padding):
-            return None
-        full = _full(d, case, padding=0, bias=False)
-        x, w, b = case.args
-        twice = tuple(2 * p for p in padding)
-        return _add_bias(_crop_pad(full, d, twice, (0,) * d), b, batched(case), d)
+def _padding_one_side(d, case):
+    twice = tuple(2 * p for p in ct_params(case, d)[1])
+    full = torch_ct(d, case, no_bias=True, padding=0)
+    return _with_bias(d, case, _crop_pad(full, twice, (0,) * d))
 
-    def flipped(case):
-        x, w, b = case.args
-        if all(s == 1 for s in w.shape[2:]):
-            return None
-        return oracle.call(ct(), x, _flip(w, d), b, **case.kwargs)
 
-    def weight_axes_swapped(case):
-        x, w, b = case.args
-        if case.kwargs.get("groups", 1) != 1 or w.shape[0] != w.shape[1]:
-            return None
-        return oracle.call(ct(), x, np.swapaxes(w, 0, 1).copy(), b, **case.kwargs)
+def _groups_mixed(d, case):
+    """Every output channel of group g sums over ALL input channels, with w[:, j]."""
+    w, groups = case.args[1], case.kwargs.get("groups", 1)
+    return torch_ct(d, case, np.tile(w, (1, groups) + (1,) * d), groups=1)
 
-    def groups_mixed(case):
-        x, w, b = case.args
-        groups = case.kwargs.get("groups", 1)
-        if groups == 1:
-            return None
-        # Every output channel of group g sums over ALL input channels, with w[:, j].
-        tiled = np.tile(w, (1, groups) + (1,) * d)
-        return oracle.call(ct(), x, tiled, b, **dict(case.kwargs, groups=1))
 
-    def bias_ignored(case):
-        x, w, b = case.args
-        return None if b is None else oracle.call(ct(), x, w, None, **case.kwargs)
+def _dilation_ignored(d, case):
+    stride, _, op, _, _ = ct_params(case, d)
+    # Keep the output_padding torch would refuse without the dilation out of it.
+    op = tuple(o if o < s else 0 for o, s in zip(op, stride, strict=True))
+    return torch_ct(d, case, dilation=1, output_padding=op)
 
-    def dilation_ignored(case):
-        stride, padding, op, dilation, groups = _options(case, d)
-        if all(v == 1 for v in dilation):
-            return None
-        # Keep the output_padding torch would refuse without the dilation out of it.
-        op = tuple(o if o < s else 0 for o, s in zip(op, stride))
-        return oracle.call(ct(), *case.args, **dict(case.kwargs, dilation=1, output_padding=op))
 
+def _has(d, index):
+    """Whether the ct_params entry ``index`` (1 padding, 2 output_padding) is set on some axis."""
+    return lambda case: any(ct_params(case, d)[index])
+
+
+def _bugs(d):
     return [
-        Variant("output_padding at the start", "output_padding adds its rows/columns at the "
-                "END (bottom/right) of the output, before the padding crop; you put them at "
-                "the start", output_padding_first),
-        Variant("padding added", "in a transposed convolution `padding` crops the output: "
-                "remove `padding` entries from both ends of the full result "
-                "(H_out = (H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1); "
-                "you added zeros instead", padding_added),
-        Variant("padding cropped on one side", "you cropped 2·padding from the start only: "
-                "torch crops `padding` from both ends", padding_one_side),
-        Variant("kernel flipped", "your kernel is flipped: the scatter view stamps w[p] at "
-                "out[i·stride + p·dilation] unflipped (only the 'convolution of the "
-                "zero-stuffed input' view flips it)", flipped),
-        Variant("weight axes swapped", "a transposed convolution's weight is (C_in, C_out / "
-                "groups, *kernel) — the reverse of conv's (C_out, C_in, *kernel); you read "
-                "its first two axes the other way round", weight_axes_swapped),
-        Variant("groups mixed", "with groups, input channels of group g only reach output "
-                "channels of group g: split x into `groups` channel blocks, use weight rows "
-                "of the same block, and concatenate the outputs", groups_mixed),
-        Variant("bias ignored", "the bias is missing: add bias[c_out] to every output "
-                "position of channel c_out", bias_ignored),
-        Variant("dilation ignored", "dilation spreads the kernel: w[p] lands at "
-                "out[i·stride + p·dilation]", dilation_ignored),
+        Bug("output-padding-at-start", "output_padding adds its rows/columns at the END "
+            "(bottom/right) of the output, before the padding crop; you put them at the start",
+            lambda case: _output_padding_first(d, case), when=_has(d, 2)),
+        Bug("padding-added", "in a transposed convolution `padding` crops the output: remove "
+            "`padding` entries from both ends of the full result (H_out = (H − 1)·stride − "
+            "2·padding + dilation·(k − 1) + output_padding + 1); you added zeros instead",
+            lambda case: _padding_added(d, case), when=_has(d, 1)),
+        Bug("padding-cropped-on-one-side", "you cropped 2·padding from the start only: torch "
+            "crops `padding` from both ends", lambda case: _padding_one_side(d, case),
+            when=_has(d, 1)),
+        Bug("flipped-kernel-in-scatter", "your kernel is flipped: the scatter view stamps w[p] "
+            "at out[i·stride + p·dilation] unflipped (only the 'convolution of the "
+            "zero-stuffed input' view flips it)",
+            lambda case: torch_ct(d, case, flip(case.args[1], d)),
+            when=lambda case: any(s != 1 for s in case.args[1].shape[2:])),
+        Bug("transposed-weight-axes-swapped", "a transposed convolution's weight is (C_in, "
+            "C_out / groups, *kernel) — the reverse of conv's (C_out, C_in, *kernel); you read "
+            "its first two axes the other way round",
+            lambda case: torch_ct(d, case, np.swapaxes(case.args[1], 0, 1).copy()),
+            when=lambda case: case.kwargs.get("groups", 1) == 1
+            and case.args[1].shape[0] == case.args[1].shape[1]),
+        Bug("groups-mixed", "with groups, input channels of group g only reach output channels "
+            "of group g: split x into `groups` channel blocks, use weight rows of the same "
+            "block, and concatenate the outputs", lambda case: _groups_mixed(d, case),
+            when=lambda case: case.kwargs.get("groups", 1) != 1),
+        Bug("bias-ignored", BIAS_IGNORED, lambda case: torch_ct(d, case, no_bias=True),
+            when=lambda case: case.args[2] is not None),
+        Bug("dilation-ignored-in-scatter", "dilation spreads the kernel: w[p] lands at "
+            "out[i·stride + p·dilation]", lambda case: _dilation_ignored(d, case),
+            when=lambda case: any(v != 1 for v in ct_params(case, d)[3])),
     ]
+
+
+OUTPUT_PADDING_MISSING = Hint("output-padding-missing", "output_padding is missing: it adds "
+                              "output_padding rows/columns at the end of the output")
+PADDING_CROPS = Hint("padding-crops-output-size", "in a transposed convolution `padding` "
+                     "crops the output: H_out = (H − 1)·stride − 2·padding + dilation·(k − 1) "
+                     "+ output_padding + 1")
+C_OUT = Hint("transposed-c-out", "output channels: weight is (C_in, C_out / groups, *kernel), "
+             "so C_out = weight.shape[1] · groups")
+OUTPUT_SIZE = Hint("transposed-output-size-formula", "check the output size: (H − 1)·stride − "
+                   "2·padding + dilation·(k − 1) + output_padding + 1 per spatial axis")
 
 
 def _diagnose_shape(d):
@@ -280,38 +267,28 @@ def _diagnose_shape(d):
         if got_shape is None or len(got_shape) != len(exp_shape) or got_shape == exp_shape:
             return None
         x, w, _ = case.args
-        stride, padding, op, dilation, groups = _options(case, d)
-        sizes = x.shape[-d:]
-        k = w.shape[2:]
+        stride, padding, op, dilation, _ = ct_params(case, d)
 
-        def sizes_with(**change):
-            out = []
-            for i in range(d):
-                opts = dict(stride=stride[i], padding=padding[i], output_padding=op[i],
-                            dilation=dilation[i])
-                opts.update({name: f(opts[name]) for name, f in change.items()})
-                out.append(ct_out_size(sizes[i], k[i], **opts))
-            return tuple(out)
+        def sizes_with(padding=padding, op=op):
+            return tuple(transposed_out_size(*axis) for axis in zip(
+                x.shape[-d:], w.shape[2:], stride, padding, op, dilation, strict=True))
 
         got_sp = tuple(got_shape[-d:])
-        if any(op) and got_sp == sizes_with(output_padding=lambda v: 0):
-            return ("output_padding is missing: it adds output_padding rows/columns at the "
-                    "end of the output")
-        if any(padding) and got_sp == sizes_with(padding=lambda v: -v):
-            return ("in a transposed convolution `padding` crops the output: H_out = "
-                    "(H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1")
+        if any(op) and got_sp == sizes_with(op=(0,) * d):
+            return OUTPUT_PADDING_MISSING
+        if any(padding) and got_sp == sizes_with(padding=tuple(-p for p in padding)):
+            return PADDING_CROPS
         if got_shape[-d - 1] != exp_shape[-d - 1]:
-            return ("output channels: weight is (C_in, C_out / groups, *kernel), so C_out = "
-                    "weight.shape[1] · groups")
-        return ("check the output size: (H − 1)·stride − 2·padding + dilation·(k − 1) + "
-                "output_padding + 1 per spatial axis")
+            return C_OUT
+        return OUTPUT_SIZE
     return diagnose
 
 
-for _d in (1, 2, 3):
+_NAMES = {"conv_transpose1d": 1, "conv_transpose2d": 2, "conv_transpose3d": 3}
+for _name, _d in _NAMES.items():
     register(Exercise(
-        name=TORCH_CT[_d], arg_names=CT_ARGS, visible=_visible(_d), hidden=_hidden(_d),
-        reference=_reference(_d), bugs=_variants(_d), diagnose=_diagnose_shape(_d),
+        name=_name, arg_names=CT_ARGS, visible=_visible(_d), hidden=_hidden(_d),
+        reference=ct_reference(_d), bugs=_bugs(_d), diagnose=_diagnose_shape(_d),
     ))
 
 
@@ -333,57 +310,62 @@ def _loop_hidden(rng):
         ct_case(rng, 2, size=(1, 1), k=(3, 3), note="size-1 input: the output is the kernel"),
         ct_case(rng, 2, size=(3, 3), k=(4, 4), stride=2, padding=1,
                 note="kernel 4, stride 2, padding 1: the recipe that doubles the size"),
-        ct_case(rng, 2, size=(3, 3), k=(3, 3), stride=2, output_padding=2,
-                note="output_padding = stride (torch refuses)"),
+        refused(ct_case(rng, 2, size=(3, 3), k=(3, 3), stride=2, output_padding=2,
+                        note="output_padding = stride"), OUTPUT_PADDING_TOO_LARGE),
     ]
     return out
 
 
 register(Exercise(
     name="conv_transpose2d_loop", arg_names=CT_ARGS, visible=_loop_visible, hidden=_loop_hidden,
-    reference=_reference(2), bugs=_variants(2), diagnose=_diagnose_shape(2),
+    reference=ct_reference(2), bugs=_bugs(2), diagnose=_diagnose_shape(2),
 ))
 
 
 # ConvTranspose2d module -----------------------------------------------------------------
 MODULE_ARGS = ("in_channels", "out_channels", "kernel_size")
+MODULE_LABELS = probe_labels("weight") + ["whether self.bias exists (None or not)", "the output"]
 
 
-def module_case(rng, c_in, c_out, k, size=(4, 5), n=2, output_size=None, batched=True,
-                note="", **options):
-    kh, kw = _tuple(k, 2)
+def module_case(rng: np.random.Generator, c_in: int, c_out: int, k: int | tuple,
+                size: tuple = (4, 5), n: int = 2, output_size: tuple | None = None,
+                batched: bool = True, note: str = "", **options) -> Case:
+    """ConvTranspose2d(c_in, c_out, k, **options), the weight and bias to set, an input, and
+    the output_size to call it with (None: none)."""
+    kh, kw = expand(k, 2)
     groups = options.get("groups", 1)
-    weight = _arr(rng, c_in, max(c_out // groups, 1), kh, kw)
-    bias = _arr(rng, c_out) if options.get("bias", True) else None
-    x = _arr(rng, *(((n,) if batched else ()) + (c_in,) + tuple(size)))
+    weight = rng.standard_normal((c_in, max(c_out // groups, 1), kh, kw))
+    bias = rng.standard_normal((c_out,)) if options.get("bias", True) else None
+    x = rng.standard_normal(((n,) if batched else ()) + (c_in,) + tuple(size))
     return Case((c_in, c_out, k), options, note=note,
                 extra={"weight": weight, "bias": bias, "x": x, "output_size": output_size})
 
 
 def _module_run(cls, case):
+    """The weight probed, whether a bias exists, then the output with the case's parameters."""
     module = module_to(cls(*case.args, **case.kwargs), case_float_dtype(case))
-    shape = np.array(np.shape(getattr(module, "weight", None)))
-    has_bias = np.array(getattr(module, "bias", None) is not None)
+    weight, has_bias = probe(module, "weight"), probe(module, "bias")[0]
     module.weight = case.extra["weight"].copy()
     module.bias = None if case.extra["bias"] is None else case.extra["bias"].copy()
     x = case.extra["x"].copy()
     if case.extra["output_size"] is None:
-        return shape, has_bias, module(x)
-    return shape, has_bias, module(x, output_size=case.extra["output_size"])
+        return (*weight, has_bias, module(x))
+    return (*weight, has_bias, module(x, output_size=case.extra["output_size"]))
 
 
 def _module_reference(case, ignore_output_size=False):
     t = oracle.torch()
     module = t.nn.ConvTranspose2d(*case.args, **case.kwargs).to(oracle.case_dtype(case))
-    shape, has_bias = np.array(module.weight.shape), np.array(module.bias is not None)
+    weight, has_bias = torch_probe(module, "weight"), torch_probe(module, "bias")[0]
     with t.no_grad():
         module.weight.copy_(t.from_numpy(case.extra["weight"]))
         if module.bias is not None:
             module.bias.copy_(t.from_numpy(case.extra["bias"]))
     output_size = None if ignore_output_size else case.extra["output_size"]
     if output_size is None:
-        return shape, has_bias, oracle.call(module, case.extra["x"])
-    return shape, has_bias, oracle.call(module, case.extra["x"], output_size=list(output_size))
+        return (*weight, has_bias, oracle.call(module, case.extra["x"]))
+    return (*weight, has_bias,
+            oracle.call(module, case.extra["x"], output_size=list(output_size)))
 
 
 def _module_visible(rng):
@@ -402,17 +384,19 @@ def _module_hidden(rng):
         c_in, c_out = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
         k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
         size = (int(rng.integers(2, 5)), int(rng.integers(2, 5)))
-        st, dl, pd = _tuple(stride, 2), _tuple(dilation, 2), _tuple(padding, 2)
-        low = [ct_out_size(s, kk, a, p, 0, b) for s, kk, a, p, b in zip(size, k, st, pd, dl)]
+        st, dl, pd = expand(stride, 2), expand(dilation, 2), expand(padding, 2)
+        low = [transposed_out_size(s, kk, a, p, 0, b)
+               for s, kk, a, p, b in zip(size, k, st, pd, dl, strict=True)]
         if min(low) < 1:
             padding, pd = 0, (0, 0)
-            low = [ct_out_size(s, kk, a, 0, 0, b) for s, kk, a, b in zip(size, k, st, dl)]
+            low = [transposed_out_size(s, kk, a, 0, 0, b)
+                   for s, kk, a, b in zip(size, k, st, dl, strict=True)]
         options = dict(stride=stride, padding=padding, groups=groups, bias=bias, dilation=dilation)
         pick = int(rng.integers(0, 3))
         output_size, op = None, 0
         if pick == 1:
             # torch's output_size accepts min .. min + stride - 1 per axis.
-            output_size = tuple(lo + int(rng.integers(0, s)) for lo, s in zip(low, st))
+            output_size = tuple(lo + int(rng.integers(0, s)) for lo, s in zip(low, st, strict=True))
         elif pick == 2:
             op = _valid_output_padding(rng, 2, stride, dilation)
             options["output_padding"] = op
@@ -428,70 +412,76 @@ def _module_hidden(rng):
                     note="unbatched input, output_size given as (C, H, W)"),
         module_case(rng, 2, 2, 3, size=(3, 3), stride=2, output_size=(8, 7), output_padding=1,
                     note="output_size overrides the module's output_padding"),
-        module_case(rng, 2, 2, 3, size=(3, 3), stride=2, output_size=(9, 7),
-                    note="output_size too large for stride 2 (torch refuses)"),
-        module_case(rng, 2, 2, 3, size=(3, 3), stride=2, output_size=(6, 7),
-                    note="output_size too small (torch refuses)"),
-        module_case(rng, 2, 2, 3, size=(3, 3), stride=2, output_size=(2, 2, 2, 7, 7),
-                    note="output_size with the wrong number of entries (torch refuses)"),
-        module_case(rng, 3, 2, 3, groups=2, note="groups does not divide in_channels (torch refuses)"),
-        module_case(rng, 2, 3, 3, groups=2, note="groups does not divide out_channels (torch refuses)"),
-        module_case(rng, 2, 2, 3, padding=1, padding_mode="reflect",
-                    note="padding_mode='reflect' (torch refuses: only 'zeros')"),
+        refused(module_case(rng, 2, 2, 3, size=(3, 3), stride=2, output_size=(9, 7),
+                            note="output_size too large for stride 2"), OUTPUT_SIZE_RANGE),
+        refused(module_case(rng, 2, 2, 3, size=(3, 3), stride=2, output_size=(6, 7),
+                            note="output_size too small"), OUTPUT_SIZE_RANGE),
+        refused(module_case(rng, 2, 2, 3, size=(3, 3), stride=2, output_size=(2, 2, 2, 7, 7),
+                            note="output_size with the wrong number of entries"),
+                "output_size has 2 entries, or 3 or 4 ending with them"),
+        refused(module_case(rng, 3, 2, 3, groups=2, note="groups does not divide in_channels"),
+                "groups must divide in_channels"),
+        refused(module_case(rng, 2, 3, 3, groups=2, note="groups does not divide out_channels"),
+                "groups must divide out_channels"),
+        refused(module_case(rng, 2, 2, 3, padding=1, padding_mode="reflect",
+                            note="padding_mode='reflect'"), "only padding_mode='zeros' exists"),
     ]
     return out
 
 
-def _module_variants():
-    def output_size_ignored(case):
-        if case.extra["output_size"] is None:
-            return None
-        return _module_reference(case, ignore_output_size=True)
+def _module_with(case, weight_shape=None, has_bias=None, **changes):
+    """torch's module outputs with the probed weight shape or bias existence replaced, or the
+    module built with some keyword arguments changed."""
+    exists, shape, bias, out = _module_reference(
+        Case(case.args, dict(case.kwargs, **changes), extra=case.extra))
+    return (exists, shape if weight_shape is None else np.array(weight_shape),
+            bias if has_bias is None else np.array(has_bias), out)
 
-    def conv_weight_shape(case):
-        shape, has_bias, out = _module_reference(case)
-        wrong = np.array((shape[1] * case.kwargs.get("groups", 1),
-                          shape[0] // case.kwargs.get("groups", 1)) + tuple(shape[2:]))
-        return None if np.array_equal(wrong, shape) else (wrong, has_bias, out)
 
-    def groups_on_first_axis(case):
-        groups = case.kwargs.get("groups", 1)
-        if groups == 1:
-            return None
-        shape, has_bias, out = _module_reference(case)
-        wrong = np.array((shape[0] // groups, shape[1] * groups) + tuple(shape[2:]))
-        return wrong, has_bias, out
+def _swapped_weight_shape(case):
+    """Conv2d's weight shape: (out_channels, in_channels // groups, kH, kW)."""
+    c_in, c_out, k = case.args
+    return (c_out, c_in // case.kwargs.get("groups", 1), *expand(k, 2))
 
-    def bias_always(case):
-        if case.kwargs.get("bias", True):
-            return None
-        shape, has_bias, out = _module_reference(case)
-        return shape, np.array(True), out
 
-    def output_padding_ignored(case):
-        if case.extra["output_size"] is not None or not case.kwargs.get("output_padding"):
-            return None
-        return _module_reference(Case(case.args, dict(case.kwargs, output_padding=0),
-                                      extra=case.extra))
+def _groups_first_shape(case):
+    c_in, c_out, k = case.args
+    return (c_in // case.kwargs["groups"], c_out, *expand(k, 2))
 
-    return [
-        Variant("output_size ignored", "module(input, output_size) must choose output_padding "
-                "so the output has exactly that size: output_padding = output_size − "
-                "((H − 1)·stride − 2·padding + dilation·(k − 1) + 1), per axis", output_size_ignored),
-        Variant("weight shaped like Conv2d's", "ConvTranspose2d's weight is (in_channels, "
-                "out_channels // groups, kH, kW), not Conv2d's (out_channels, in_channels // "
-                "groups, kH, kW)", conv_weight_shape),
-        Variant("groups on the wrong weight axis", "the weight is (in_channels, out_channels "
-                "// groups, kH, kW): groups divides the SECOND axis", groups_on_first_axis),
-        Variant("bias always created", "with bias=False the module has no bias: set "
-                "self.bias = None", bias_always),
-        Variant("output_padding ignored", "the module's output_padding is ignored: pass it "
-                "to conv_transpose2d when no output_size is given", output_padding_ignored),
-    ]
+
+MODULE_BUGS = [
+    Bug("output-size-ignored", "module(input, output_size) must choose output_padding so the "
+        "output has exactly that size: output_padding = output_size − ((H − 1)·stride − "
+        "2·padding + dilation·(k − 1) + 1), per axis",
+        lambda case: _module_reference(case, ignore_output_size=True),
+        when=lambda case: case.extra["output_size"] is not None),
+    # Before Conv2d's shape: where the two wrong shapes coincide (in_channels / groups =
+    # out_channels), the groups hint is the more precise one.
+    Bug("groups-on-first-weight-axis", "the weight is (in_channels, out_channels // groups, "
+        "kH, kW): groups divides the SECOND axis",
+        lambda case: _module_with(case, weight_shape=_groups_first_shape(case)),
+        when=lambda case: case.kwargs.get("groups", 1) != 1),
+    Bug("weight-shaped-like-conv2d", "ConvTranspose2d's weight is (in_channels, out_channels "
+        "// groups, kH, kW), not Conv2d's (out_channels, in_channels // groups, kH, kW)",
+        lambda case: _module_with(case, weight_shape=_swapped_weight_shape(case)),
+        when=lambda case: case.args[0] != case.args[1]),
+    Bug("bias-always-created", "with bias=False the module has no bias: set self.bias = None",
+        lambda case: _module_with(case, has_bias=True),
+        when=lambda case: not case.kwargs.get("bias", True)),
+    Bug("module-output-padding-ignored", "the module's output_padding is ignored: pass it to "
+        "conv_transpose2d when no output_size is given",
+        lambda case: _module_with(case, output_padding=0),
+        when=lambda case: case.extra["output_size"] is None
+        and bool(case.kwargs.get("output_padding"))),
+]
+
+
+def _module_diagnose(case, got, expected):
+    return first_difference(MODULE_LABELS, got, expected)
 
 
 register(Exercise(
     name="ConvTranspose2d", arg_names=MODULE_ARGS, visible=_module_visible,
-    hidden=_module_hidden, reference=_module_reference, bugs=_module_variants(),
-    run=_module_run,
+    hidden=_module_hidden, reference=_module_reference, bugs=MODULE_BUGS,
+    run=_module_run, diagnose=_module_diagnose,
 ))

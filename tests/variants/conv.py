@@ -1,7 +1,10 @@
-"""Chapter 01: one-bug versions of the reference answers, and the hint each must earn."""
+"""Chapter 01: one-bug versions of the reference answers, and the bug each must be named for."""
 import numpy as np
-
 from booktools import solution
+
+from autograder.checks._shapes import expand
+
+KEYED_BY_ID = True
 
 
 def catalogue():
@@ -17,31 +20,46 @@ def catalogue():
     def bias_ignored(x, w, b=None, **kw):
         return ref.conv2d(x, w, None, **kw)
 
-    def padding_at_end(x, w, b=None, stride=1, padding=0, **kw):
+    def _one_sided(x, w, b, stride, padding, at_end):
         if isinstance(padding, str) or padding == 0:
             return ref.conv2d(x, w, b, stride=stride, padding=padding)
-        ph, pw = ref._ntuple(padding, 2)
-        widths = [(0, 0)] * (x.ndim - 2) + [(0, 2 * ph), (0, 2 * pw)]
-        return ref.conv2d(np.pad(x, widths), w, b, stride=stride)
+        ph, pw = expand(padding, 2)
+        sides = [(0, 2 * ph), (0, 2 * pw)] if at_end else [(2 * ph, 0), (2 * pw, 0)]
+        return ref.conv2d(np.pad(x, [(0, 0)] * (x.ndim - 2) + sides), w, b, stride=stride)
+
+    def padding_at_end(x, w, b=None, stride=1, padding=0, **kw):
+        return _one_sided(x, w, b, stride, padding, at_end=True)
+
+    def padding_at_start(x, w, b=None, stride=1, padding=0, **kw):
+        return _one_sided(x, w, b, stride, padding, at_end=False)
 
     def same_extra_first(x, w, b=None, stride=1, padding=0, **kw):
         if padding != "same":
             return ref.conv2d(x, w, b, stride=stride, padding=padding)
         if stride != 1:
             raise ValueError("strided 'same'")
-        widths = [(0, 0)] * (x.ndim - 2) + [(k - 1 - (k - 1) // 2, (k - 1) // 2) for k in w.shape[2:]]
+        widths = [(0, 0)] * (x.ndim - 2) + [(k - 1 - (k - 1) // 2, (k - 1) // 2)
+                                            for k in w.shape[2:]]
         return ref.conv2d(np.pad(x, widths), w, b)
 
     def weight_axes_swapped(x, w, b=None, **kw):
         return ref.conv2d(x, np.swapaxes(w, 0, 1), b, **kw)
 
+    def kernel_transposed(x, w, b=None, **kw):
+        return ref.conv2d(x, np.swapaxes(w, -1, -2), b, **kw)
+
+    def stride_ignored(x, w, b=None, stride=1, padding=0, **kw):
+        if padding == "same" and stride != 1:
+            raise ValueError("strided 'same'")
+        return ref.conv2d(x, w, b, padding=padding)
+
     def output_size_ceil(x, w, b=None, stride=1, padding=0, **kw):
         """Rounds the output size up: a last window that runs past the padding is kept."""
         if isinstance(padding, str):
             return ref.conv2d(x, w, b, stride=stride, padding=padding)
-        (sh, sw), (ph, pw) = ref._ntuple(stride, 2), ref._ntuple(padding, 2)
+        (sh, sw), (ph, pw) = expand(stride, 2), expand(padding, 2)
         extra = []
-        for size, k, s, p in zip(x.shape[-2:], w.shape[-2:], (sh, sw), (ph, pw)):
+        for size, k, s, p in zip(x.shape[-2:], w.shape[-2:], (sh, sw), (ph, pw), strict=True):
             out = -(-(size + 2 * p - k) // s) + 1
             extra.append((out - 1) * s + k - (size + 2 * p))
         widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + extra[0]), (pw, pw + extra[1])]
@@ -59,6 +77,10 @@ def catalogue():
         pairs = [pad[i:i + 2] for i in range(0, len(pad), 2)]
         return ref.pad(x, tuple(v for pair in reversed(pairs) for v in pair), mode, value)
 
+    def pad_sides_swapped(x, pad, mode="constant", value=None):
+        return ref.pad(x, tuple(v for i in range(0, len(pad), 2) for v in (pad[i + 1], pad[i])),
+                       mode, value)
+
     def value_ignored(x, pad, mode="constant", value=None):
         return ref.pad(x, pad, mode)
 
@@ -66,16 +88,20 @@ def catalogue():
         return ref.Conv2d(*args, **kwargs)
 
     return [
-        ("conv2d", flipped, "kernel is flipped"),
-        ("conv2d", upcast, "np.zeros(shape)"),
-        ("conv2d", bias_ignored, "bias is missing"),
-        ("conv2d", padding_at_end, "padded one side only"),
-        ("conv2d", same_extra_first, "extra padding at the end"),
-        ("conv2d", weight_axes_swapped, "first two axes"),
-        ("conv2d", output_size_ceil, "rounds up"),
-        ("conv2d_loop", flipped, "kernel is flipped"),
-        ("pad", symmetric_reflect, "does not repeat the edge"),
-        ("pad", pad_pairs_first_dim_first, "LAST dimension"),
-        ("pad", value_ignored, "ignored it"),
-        ("Conv2d", padding_mode_ignored, "padding_mode is ignored"),
+        ("conv2d", flipped, "flipped-kernel"),
+        ("conv2d", upcast, "upcast-to-float64"),
+        ("conv2d", bias_ignored, "bias-ignored"),
+        ("conv2d", padding_at_end, "padding-at-end-only"),
+        ("conv2d", padding_at_start, "padding-at-start-only"),
+        ("conv2d", same_extra_first, "same-extra-padding-at-start"),
+        ("conv2d", weight_axes_swapped, "weight-axes-swapped"),
+        ("conv2d", kernel_transposed, "kernel-transposed"),
+        ("conv2d", stride_ignored, "stride-ignored"),
+        ("conv2d", output_size_ceil, "output-size-rounded-up"),
+        ("conv2d_loop", flipped, "flipped-kernel"),
+        ("pad", symmetric_reflect, "symmetric-instead-of-reflect"),
+        ("pad", pad_pairs_first_dim_first, "pad-pairs-in-wrong-order"),
+        ("pad", pad_sides_swapped, "pad-sides-swapped"),
+        ("pad", value_ignored, "pad-value-ignored"),
+        ("Conv2d", padding_mode_ignored, "padding-mode-ignored"),
     ]

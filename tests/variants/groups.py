@@ -1,7 +1,10 @@
-"""Chapter 02: one-bug versions of the reference answers, and the hint each must earn."""
+"""Chapter 02: one-bug versions of the reference answers, and the bug each must be named for."""
 import numpy as np
-
 from booktools import solution
+
+from autograder.checks._shapes import expand
+
+KEYED_BY_ID = True
 
 
 def _strided_order(c, g):
@@ -9,7 +12,8 @@ def _strided_order(c, g):
 
 
 def _conv_catalogue(ref, d):
-    name = {1: "conv1d", 2: "conv2d", 3: "conv3d"}[d]
+    name, exercise = {1: ("conv1d", "conv1d/groups"), 2: ("conv2d", "conv2d/groups"),
+                      3: ("conv3d", "conv3d/groups")}[d]
     conv = getattr(ref, name)
     axis = -d - 1
 
@@ -31,20 +35,21 @@ def _conv_catalogue(ref, d):
         return conv(x, w, b, stride, padding, 1, groups)
 
     def dilation_plus_one(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-        dil = ref._ntuple(dilation, d)
+        dil = expand(dilation, d)
         return conv(x, w, b, stride, padding, tuple(v + 1 for v in dil), groups)
 
     def same_extra_first(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         if padding != "same" or stride != 1:
             return conv(x, w, b, stride, padding, dilation, groups)
-        totals = [dl * (k - 1) for dl, k in zip(ref._ntuple(dilation, d), w.shape[2:])]
+        totals = [dl * (k - 1) for dl, k in zip(expand(dilation, d), w.shape[2:], strict=True)]
         widths = [(0, 0)] * (x.ndim - d) + [(t - t // 2, t // 2) for t in totals]
         return conv(np.pad(x, widths), w, b, 1, 0, dilation, groups)
 
     def same_ignores_dilation(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         if padding != "same" or stride != 1:
             return conv(x, w, b, stride, padding, dilation, groups)
-        widths = [(0, 0)] * (x.ndim - d) + [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in w.shape[2:]]
+        widths = [(0, 0)] * (x.ndim - d) + [((k - 1) // 2, k - 1 - (k - 1) // 2)
+                                            for k in w.shape[2:]]
         return conv(np.pad(x, widths), w, b, 1, 0, dilation, groups)
 
     def flipped(x, w, b=None, **kw):
@@ -53,16 +58,15 @@ def _conv_catalogue(ref, d):
     def bias_ignored(x, w, b=None, **kw):
         return conv(x, w, None, **kw)
 
-    exercise = f"{name}/groups"
     return [
-        (exercise, mixed_across_groups, "mixed channels across groups"),
-        (exercise, output_interleaved, "group o % groups"),
-        (exercise, dilation_ignored, "dilation is ignored"),
-        (exercise, dilation_plus_one, "d + 1 apart"),
-        (exercise, same_extra_first, "extra one at the end"),
-        (exercise, same_ignores_dilation, "not k − 1"),
-        (exercise, flipped, "kernel is flipped"),
-        (exercise, bias_ignored, "bias is missing"),
+        (exercise, mixed_across_groups, "channels-mixed-across-groups"),
+        (exercise, output_interleaved, "output-channels-interleaved"),
+        (exercise, dilation_ignored, "dilation-ignored"),
+        (exercise, dilation_plus_one, "dilation-off-by-one"),
+        (exercise, same_extra_first, "same-dilated-extra-at-start"),
+        (exercise, same_ignores_dilation, "same-ignores-dilation"),
+        (exercise, flipped, "flipped-kernel"),
+        (exercise, bias_ignored, "bias-ignored"),
     ]
 
 
@@ -99,22 +103,23 @@ def catalogue():
         strides = strides or (1,) * len(kernel_sizes)
         dilations = dilations or (1,) * len(kernel_sizes)
         field, jump = 1, 1
-        for k, s, dl in zip(kernel_sizes, strides, dilations):
+        for k, s, dl in zip(kernel_sizes, strides, dilations, strict=True):
             jump *= s
             field += dl * (k - 1) * jump
         return field
 
     def rf_sum_of_kernels(kernel_sizes, strides=None, dilations=None):
-        return int(sum(dl * (k - 1) + 1 for k, dl in zip(kernel_sizes, dilations or (1,) * len(kernel_sizes))))
+        dilations = dilations or (1,) * len(kernel_sizes)
+        return int(sum(dl * (k - 1) + 1 for k, dl in zip(kernel_sizes, dilations, strict=True)))
 
     entries += [
-        ("conv_parameter_count", count_bias_ignored, "out_channels bias values"),
-        ("conv_parameter_count", count_groups_ignored, "in_channels / groups input channels"),
-        ("conv_parameter_count", count_groups_twice, "divided by groups twice"),
-        ("conv_parameter_count", count_kernel_not_squared, "k·k weights"),
-        ("receptive_field", rf_strides_ignored, "each stride multiplies"),
-        ("receptive_field", rf_dilations_ignored, "spans dilation·(k − 1) + 1"),
-        ("receptive_field", rf_own_stride, "BEFORE it"),
-        ("receptive_field", rf_sum_of_kernels, "stacked kernels overlap"),
+        ("conv_parameter_count", count_bias_ignored, "bias-not-counted"),
+        ("conv_parameter_count", count_groups_ignored, "groups-not-counted"),
+        ("conv_parameter_count", count_groups_twice, "divided-by-groups-twice"),
+        ("conv_parameter_count", count_kernel_not_squared, "int-kernel-size-not-squared"),
+        ("receptive_field", rf_strides_ignored, "strides-ignored"),
+        ("receptive_field", rf_dilations_ignored, "dilations-ignored"),
+        ("receptive_field", rf_own_stride, "own-stride-counted"),
+        ("receptive_field", rf_sum_of_kernels, "kernel-sizes-summed"),
     ]
     return entries

@@ -1,21 +1,24 @@
-"""Chapter 04: one-bug versions of the reference answers, and the hint each must earn."""
+"""Chapter 04: one-bug versions of the reference answers, and the bug each must be named for."""
 import numpy as np
-
 from booktools import solution
 
+from autograder.checks._shapes import expand
+
+KEYED_BY_ID = True
 CHAPTER = "04_transposed_convolution"
 
 
-def _options(ref, d, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return dict(stride=stride, padding=ref._ntuple(padding, d),
-                output_padding=ref._ntuple(output_padding, d), groups=groups, dilation=dilation)
+def _params(d, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The call's keyword arguments, padding and output_padding as d-tuples."""
+    return dict(stride=stride, padding=expand(padding, d),
+                output_padding=expand(output_padding, d), groups=groups, dilation=dilation)
 
 
 def _with_bias(out, b, d):
     return out if b is None else out + b.reshape((-1,) + (1,) * d)
 
 
-def _function_variants(ref, d, base):
+def _function_variants(d, base):
     """One-bug versions of `base` (a conv_transpose{d}d-like function), named for their bug."""
     def flipped(x, w, b=None, **kw):
         return base(x, w[(Ellipsis,) + (slice(None, None, -1),) * d], b, **kw)
@@ -24,7 +27,7 @@ def _function_variants(ref, d, base):
         return base(x, w, None, **kw)
 
     def output_padding_at_start(x, w, b=None, **kw):
-        o = _options(ref, d, **kw)
+        o = _params(d, **kw)
         full = base(x, w, None, **dict(kw, padding=0, output_padding=0))
         lead = x.ndim - d
         full = np.pad(full, [(0, 0)] * lead + [(op, 0) for op in o["output_padding"]])
@@ -32,13 +35,13 @@ def _function_variants(ref, d, base):
         return _with_bias(full[(Ellipsis,) + crop], b, d)
 
     def padding_added(x, w, b=None, **kw):
-        o = _options(ref, d, **kw)
+        o = _params(d, **kw)
         full = base(x, w, None, **dict(kw, padding=0))
         full = np.pad(full, [(0, 0)] * (x.ndim - d) + [(p, p) for p in o["padding"]])
         return _with_bias(full, b, d)
 
     def padding_cropped_at_start(x, w, b=None, **kw):
-        o = _options(ref, d, **kw)
+        o = _params(d, **kw)
         full = base(x, w, None, **dict(kw, padding=0))
         crop = tuple(slice(2 * p, None) for p in o["padding"])
         return _with_bias(full[(Ellipsis,) + crop], b, d)
@@ -60,15 +63,15 @@ def _function_variants(ref, d, base):
             dilation_ignored]
 
 
-HINTS = {
-    "flipped": "kernel is flipped",
-    "bias_ignored": "bias is missing",
-    "output_padding_at_start": "you put them at the start",
-    "padding_added": "`padding` crops the output",
-    "padding_cropped_at_start": "cropped 2·padding from the start only",
-    "weight_read_as_c_out_c_in": "first two axes the other way round",
-    "groups_mixing_channels": "only reach output channels of group g",
-    "dilation_ignored": "dilation spreads the kernel",
+BUG_IDS = {
+    "flipped": "flipped-kernel-in-scatter",
+    "bias_ignored": "bias-ignored",
+    "output_padding_at_start": "output-padding-at-start",
+    "padding_added": "padding-added",
+    "padding_cropped_at_start": "padding-cropped-on-one-side",
+    "weight_read_as_c_out_c_in": "transposed-weight-axes-swapped",
+    "groups_mixing_channels": "groups-mixed",
+    "dilation_ignored": "dilation-ignored-in-scatter",
 }
 
 
@@ -77,11 +80,11 @@ def catalogue():
     out = []
     for d, name in ((1, "conv_transpose1d"), (2, "conv_transpose2d"), (3, "conv_transpose3d")):
         base = getattr(ref, name)
-        out += [(name, fn, HINTS[fn.__name__]) for fn in _function_variants(ref, d, base)]
-    loop = [fn for fn in _function_variants(ref, 2, ref.conv_transpose2d_loop)
+        out += [(name, fn, BUG_IDS[fn.__name__]) for fn in _function_variants(d, base)]
+    loop = [fn for fn in _function_variants(2, ref.conv_transpose2d_loop)
             if fn.__name__ in ("flipped", "bias_ignored", "output_padding_at_start",
                                "padding_added", "padding_cropped_at_start")]
-    out += [("conv_transpose2d_loop", fn, HINTS[fn.__name__]) for fn in loop]
+    out += [("conv_transpose2d_loop", fn, BUG_IDS[fn.__name__]) for fn in loop]
 
     class output_size_ignored(ref.ConvTranspose2d):
         def __call__(self, input, output_size=None):
@@ -109,10 +112,10 @@ def catalogue():
             return super().__call__(input, output_size)
 
     out += [
-        ("ConvTranspose2d", output_size_ignored, "module(input, output_size) must choose"),
-        ("ConvTranspose2d", weight_shaped_like_conv2d, "(in_channels, out_channels // groups, kH, kW)"),
-        ("ConvTranspose2d", groups_on_first_axis, "(in_channels, out_channels // groups, kH, kW)"),
-        ("ConvTranspose2d", bias_always_created, "self.bias = None"),
-        ("ConvTranspose2d", output_padding_ignored, "output_padding is ignored"),
+        ("ConvTranspose2d", output_size_ignored, "output-size-ignored"),
+        ("ConvTranspose2d", weight_shaped_like_conv2d, "weight-shaped-like-conv2d"),
+        ("ConvTranspose2d", groups_on_first_axis, "groups-on-first-weight-axis"),
+        ("ConvTranspose2d", bias_always_created, "bias-always-created"),
+        ("ConvTranspose2d", output_padding_ignored, "module-output-padding-ignored"),
     ]
     return out
