@@ -149,8 +149,6 @@ def diagnose(ex, case, got, expected) -> compare.Hint | None:
             hint = ex.diagnose(case, got, expected)
         except Exception:  # noqa: BLE001
             return None
-        if isinstance(hint, str):  # the older form: words without an id
-            return compare.Hint("diagnosed", hint)
         return hint
     return None
 

@@ -67,16 +67,6 @@ class Bug:
     def as_hint(self) -> Hint:
         return Hint(self.id, self.hint)
 
-    # The older names (families not yet in the declarative form).
-    name = property(lambda self: self.id)
-    compute = property(lambda self: self.answer)
-
-
-def Variant(name: str, hint: str, compute: Callable[[Case], Any]) -> Bug:  # noqa: N802
-    """The older form of a bug (``compute`` returns None where it does not apply); its id
-    is its name."""
-    return Bug(name, hint, compute)
-
 
 def default_run(fn, case: Case):
     """Call the student's function on private copies, so mutation cannot leak between cases."""
@@ -135,9 +125,8 @@ class Exercise:
 
     def visible_refusal(self, seed: int) -> list:
         """One refusal for the visible cases, so that a student meets the ValueError rule
-        before grading: the first hidden case, drawn from the visible seed, whose note says
-        torch refuses it (the families' own words: "(torch refuses)"); none when the
-        exercise grades no refusal."""
+        before grading: the first hidden case, drawn from the visible seed, declared
+        ``refused``; none when the exercise grades no refusal."""
         rng = np.random.default_rng([seed, _stable_hash(self.name), 2])
         return next(([case] for case in self.hidden(rng) if _says_refused(case)), [])
 
@@ -197,7 +186,7 @@ def module_to(module, dtype):
 
 
 def _says_refused(case: Case) -> bool:
-    return bool(case.refused) or "refuse" in case.note
+    return bool(case.refused)
 
 
 def _stable_hash(text: str) -> int:

@@ -14,7 +14,7 @@ def _families(name):
 
 
 def test_a_notebook_depends_on_the_families_it_checks_and_no_other():
-    assert _families("01_convolution") == {"conv.py"}
+    assert _families("01_convolution") == {"conv.py", "_shapes.py", "_modules.py"}
     assert "conv.py" in _families("02_groups_dilation")  # groups draws on conv's helpers
     assert "pool_max.py" in _families("05a_max_pooling")
     assert "pool_avg.py" not in _families("05a_max_pooling")

@@ -49,17 +49,12 @@ def test_wrong_variant_fails_naming_its_bug(family, name, wrong, bug):
     with pytest.raises(CheckFailed) as failure:
         check(name, wrong)
         check(name, wrong, hidden=True)
-    if getattr(_module(family), "KEYED_BY_ID", False):
-        assert failure.value.bug_id == bug, str(failure.value)
-    else:  # a family whose catalogue still names its hints by wording
-        assert bug in str(failure.value), str(failure.value)
+    assert failure.value.bug_id == bug, str(failure.value)
 
 
 @pytest.mark.parametrize("family", _families())
 def test_every_declared_bug_has_a_one_bug_implementation(family):
     module = _module(family)
-    if not getattr(module, "KEYED_BY_ID", False):
-        pytest.skip(f"{family}: catalogue not yet keyed by bug id")
     implemented = {bug for _, _, bug in module.catalogue()}
     declared = _declared(family)
     missing = sorted(set(declared) - implemented)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import oracle
 from ..exercise import Bug, Case, Exercise, refused, register
+from ._norms import shared_bug
 from .backward import (
     diagnose_gradients,
     grad_bias_averaged,
@@ -24,7 +25,6 @@ from .backward import (
     run_with_parameters,
     torch_grads,
 )
-from ._norms import shared_bug
 
 BN_ARGS = ("grad_output", "input", "weight", "bias", "eps")
 LN_ARGS = ("grad_output", "input", "normalized_shape", "weight", "bias", "eps")
@@ -362,6 +362,7 @@ def _gn_interleaved(case):
 
 
 _exercise("group_norm_backward", GN_ARGS, GROUP, _gn_visible, _gn_hidden, [
-    shared_bug("interleaved-groups", _gn_interleaved, when=lambda case: case.args[2] not in (1, case.args[1].shape[1])
-        and case.args[1].shape[1] % case.args[2] == 0),
+    shared_bug("interleaved-groups", _gn_interleaved,
+               when=lambda case: case.args[2] not in (1, case.args[1].shape[1])
+               and case.args[1].shape[1] % case.args[2] == 0),
 ])

@@ -202,8 +202,7 @@ def conv_variants(d: int) -> list[Bug]:
             "too: the first C_out/groups output channels belong to group 0; you assigned "
             "output channel o to group o % groups",
             lambda case: _interleaved_output(d, case), when=_interleaves_output),
-        Bug("dilation-ignored", "dilation is ignored: the kernel taps sit `dilation` apart, "
-            "out[i] = sum_k x[i·stride + k·dilation] · w[k]",
+        Bug("dilation-ignored", "dilation is ignored: the window's taps are `dilation` apart",
             lambda case: torch_conv(d, case, dilation=1),
             when=lambda case: _dilation(d, case) != (1,) * d),
         Bug("dilation-off-by-one", "dilation d puts d − 1 gaps between kernel taps (taps d "

@@ -5,8 +5,6 @@ import itertools
 import numpy as np
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 def _edges(L, out):
     return [((i * L) // out, -((-(i + 1) * L) // out)) for i in range(out)]

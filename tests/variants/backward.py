@@ -2,8 +2,6 @@
 each must be caught as."""
 import numpy as np
 
-KEYED_BY_ID = True
-
 
 def catalogue():
     def _differences(f, x, eps, step, restore=True, sign=1.0, one_sided=False):

@@ -6,8 +6,6 @@ from typing import NamedTuple
 import numpy as np
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 class Layout(NamedTuple):
     """How one normalization of the reference views its input and broadcasts its weight."""

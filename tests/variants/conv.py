@@ -4,8 +4,6 @@ from booktools import solution
 
 from autograder.checks._shapes import expand
 
-KEYED_BY_ID = True
-
 
 def catalogue():
     ref = solution("01_convolution")

@@ -5,8 +5,6 @@ from booktools import solution
 
 from variants.pool_max import named
 
-KEYED_BY_ID = True
-
 
 def frac2d_wrongs(ref):
     """(one-bug fractional_max_pool2d, bug id) pairs."""

@@ -3,8 +3,6 @@ must be caught as."""
 import numpy as np
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 def catalogue():
     ref = solution("10_instance_group_norm")

@@ -2,8 +2,6 @@
 import numpy as np
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 def catalogue():
     ref = solution("09_layer_rms_norm")

@@ -5,8 +5,6 @@ from booktools import solution
 
 from variants.pool_max import named
 
-KEYED_BY_ID = True
-
 
 def lp_wrongs(ref, f, d):
     """(one-bug lp_pool{d}d built on the reference ``f``, bug id) pairs."""

@@ -3,8 +3,6 @@ be named for."""
 import numpy as np
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 def shift(idx, from_shape, to_shape, offset):
     """Flat indices in a plane of `from_shape` -> in `to_shape`, coordinates + offset."""

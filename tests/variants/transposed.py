@@ -4,7 +4,6 @@ from booktools import solution
 
 from autograder.checks._shapes import expand
 
-KEYED_BY_ID = True
 CHAPTER = "04_transposed_convolution"
 
 

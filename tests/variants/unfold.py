@@ -2,8 +2,6 @@
 import numpy as np
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 def _named(fn, name):
     fn.__name__ = name
@@ -203,14 +201,14 @@ def catalogue():
         ("fold", fold_positions_by_column, "fold-positions-column-by-column"),
         ("fold", fold_uncropped, "fold-padding-not-cropped"),
         # conv2d/unfold declares chapter 02's bugs of conv2d under chapter 02's ids.
-        ("conv2d/unfold", conv_mixed_groups, "channels mixed across groups"),
-        ("conv2d/unfold", conv_output_interleaved, "output channels interleaved"),
-        ("conv2d/unfold", conv_dilation_ignored, "dilation ignored"),
-        ("conv2d/unfold", conv_dilation_plus_one, "dilation off by one"),
-        ("conv2d/unfold", conv_same_extra_first, "'same' with dilation, extra at the start"),
-        ("conv2d/unfold", conv_same_ignores_dilation, "'same' ignores dilation"),
-        ("conv2d/unfold", conv_flipped, "flipped kernel"),
-        ("conv2d/unfold", conv_bias_ignored, "bias ignored"),
+        ("conv2d/unfold", conv_mixed_groups, "channels-mixed-across-groups"),
+        ("conv2d/unfold", conv_output_interleaved, "output-channels-interleaved"),
+        ("conv2d/unfold", conv_dilation_ignored, "dilation-ignored"),
+        ("conv2d/unfold", conv_dilation_plus_one, "dilation-off-by-one"),
+        ("conv2d/unfold", conv_same_extra_first, "same-dilated-extra-at-start"),
+        ("conv2d/unfold", conv_same_ignores_dilation, "same-ignores-dilation"),
+        ("conv2d/unfold", conv_flipped, "flipped-kernel"),
+        ("conv2d/unfold", conv_bias_ignored, "bias-ignored"),
         ("conv2d/unfold", conv_weight_channel_last, "weight-flattened-channel-last"),
         ("conv_matrix", matrix_flipped, "matrix-kernel-flipped"),
         ("conv_matrix", matrix_columns_by_column, "matrix-columns-column-by-column"),

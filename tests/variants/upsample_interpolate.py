@@ -4,8 +4,6 @@ import types
 import numpy as np
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 def _rebound(ref, **replacements):
     """The chapter's functions again, in a namespace where some helpers are replaced.

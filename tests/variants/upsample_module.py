@@ -1,8 +1,6 @@
 """Chapter 06b: one-bug versions of the Upsample module, and the bug each must be caught as."""
 from booktools import solution
 
-KEYED_BY_ID = True
-
 
 def catalogue():
     ref = solution("06_unpooling_upsampling")

@@ -3,8 +3,6 @@ must be caught as."""
 
 import numpy as np
 
-KEYED_BY_ID = True
-
 
 def _channel_axes(channel_major, row_first):
     offsets = ("i", "j") if row_first else ("j", "i")
