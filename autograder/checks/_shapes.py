@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 
 def expand(value, n: int) -> tuple:
     """torch's reading of a size argument of a d-D op (``kernel_size=3``, ``stride=(2,)``):
@@ -44,3 +46,13 @@ def transposed_out_size(size: int, kernel: int, stride: int = 1, padding: int = 
                         output_padding: int = 0, dilation: int = 1) -> int:
     """Output length of a transposed convolution along one axis (the formula run backwards)."""
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def differing_shapes(got, expected) -> tuple | None:
+    """(got's shape, expected's shape) when the answer is an array of the right rank but
+    the wrong shape — what a shape diagnosis explains; None otherwise."""
+    got_shape = getattr(got, "shape", None)
+    exp_shape = np.asarray(expected).shape
+    if got_shape is None or len(got_shape) != len(exp_shape) or got_shape == exp_shape:
+        return None
+    return got_shape, exp_shape

@@ -15,7 +15,7 @@ import numpy as np
 from .. import oracle
 from ..compare import Hint
 from ..exercise import Bug, Case, Exercise, refused, register
-from ._shapes import exact, expand, window_out_size
+from ._shapes import differing_shapes, exact, expand, window_out_size
 from .conv import CONV_ARGS, STRIDED_SAME, bias_ignored, conv_reference, flipped_kernel, torch_conv
 
 # conv2d/unfold (chapter 03) grades with these too.
@@ -233,10 +233,10 @@ OUTPUT_SIZE = Hint("dilated-output-size-formula", "check the output size: floor(
 
 def _diagnose_shape(d):
     def diagnose(case, got, expected):
-        got_shape = getattr(got, "shape", None)
-        exp_shape = np.asarray(expected).shape
-        if got_shape is None or len(got_shape) != len(exp_shape) or got_shape == exp_shape:
+        shapes = differing_shapes(got, expected)
+        if shapes is None:
             return None
+        got_shape, exp_shape = shapes
         if got_shape[-d - 1] != exp_shape[-d - 1]:
             return C_OUT
         x, w, _ = case.args
