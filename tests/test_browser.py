@@ -174,7 +174,7 @@ def test_student_runs_chapter_01_and_fixes_an_exercise(page_factory, lab):
         "    x = np.pad(input, [(0, 0), (0, 0), (ph, ph), (pw, pw)])\n"
         "    n, _, h, w = x.shape\n"
         "    c_out, _, kh, kw = weight.shape\n"
-        "    out = np.zeros((n, c_out, (h - kh) // sh + 1, (w - kw) // sw + 1))\n"
+        "    out = np.zeros((n, c_out, (h - kh) // sh + 1, (w - kw) // sw + 1), input.dtype)\n"
         "    for i in range(out.shape[2]):\n"
         "        for j in range(out.shape[3]):\n"
         "            patch = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]\n"
