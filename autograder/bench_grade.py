@@ -127,8 +127,8 @@ SPEC = {
         "wrong": {
             "unbiased-variance": (
                 "layer_norm",
-                "var = ((input - mean) ** 2).mean(axis=axes, keepdims=True)",
-                "var = input.var(axis=axes, keepdims=True, ddof=1)",
+                'var = np.einsum("ri,ri->r", out, out) / m',
+                'var = np.einsum("ri,ri->r", out, out) / (m - 1)',
             ),
             "eps-outside-sqrt": ("layer_norm", "np.sqrt(var + eps)", "(np.sqrt(var) + eps)"),
         },
