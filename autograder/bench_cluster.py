@@ -112,20 +112,9 @@ def run_cluster(root: Path, workers: int, seed: int, chapters, log_folder: Path)
     try:
         for i in range(workers):
             cluster.start_worker(f"w{i + 1}")
-        cmd = [
-            sys.executable,
-            "-m",
-            "autograder",
-            "grade",
-            "--root",
-            str(root),
-            "--seed",
-            str(seed),
-            "--scheduler",
-            cluster.address,
-            "--no-feedback",
-            *[a for c in chapters for a in ("--assignment", c)],
-        ]
+        cmd = [sys.executable, "-m", "autograder", "grade", "--root", str(root),
+               "--seed", str(seed), "--scheduler", cluster.address, "--no-feedback",
+               *[a for c in chapters for a in ("--assignment", c)]]
         began = time.monotonic()
         result = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.monotonic() - began

@@ -369,21 +369,8 @@ def test_a_killed_run_resumes_without_losing_or_duplicating(tmp_path):
     sub = tmp_path / "submitted"
     for i in range(4):
         _write(sub / f"s{i}" / CHAPTER, f"s{i}", _nb() if i % 2 else _nb(RELEASED))
-    cmd = [
-        sys.executable,
-        "-m",
-        "autograder",
-        "grade",
-        "--root",
-        str(tmp_path),
-        "--seed",
-        str(SEED),
-        "--assignment",
-        CHAPTER,
-        "--jobs",
-        "1",
-        "--no-feedback",
-    ]
+    cmd = [sys.executable, "-m", "autograder", "grade", "--root", str(tmp_path), "--seed",
+           str(SEED), "--assignment", CHAPTER, "--jobs", "1", "--no-feedback"]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     records = tmp_path / "grading-runs" / "records"
