@@ -48,6 +48,15 @@ def transposed_out_size(size: int, kernel: int, stride: int = 1, padding: int = 
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
+def shape_diagnosis(explain):
+    """A ``diagnose`` for an answer of the right rank but the wrong shape:
+    ``explain(case, got_shape, expected_shape)`` says why (a Hint, or None)."""
+    def diagnose(case, got, expected):
+        shapes = differing_shapes(got, expected)
+        return None if shapes is None else explain(case, *shapes)
+    return diagnose
+
+
 def differing_shapes(got, expected) -> tuple | None:
     """(got's shape, expected's shape) when the answer is an array of the right rank but
     the wrong shape — what a shape diagnosis explains; None otherwise."""

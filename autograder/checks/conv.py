@@ -15,7 +15,7 @@ from .. import oracle
 from ..compare import Hint
 from ..exercise import Bug, Case, Exercise, case_float_dtype, module_to, refused, register
 from ._modules import first_difference, probe, probe_labels, torch_probe
-from ._shapes import differing_shapes, expand, window_out_size
+from ._shapes import expand, shape_diagnosis, window_out_size
 
 CONV_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
 TORCH_CONV = {1: "conv1d", 2: "conv2d", 3: "conv3d"}
@@ -230,11 +230,8 @@ OUTPUT_SIZE = Hint("output-size-formula", "check the output size: floor((H + 2·
 
 
 def _diagnose_shape(d):
-    def diagnose(case, got, expected):
-        shapes = differing_shapes(got, expected)
-        if shapes is None:
-            return None
-        got_shape, exp_shape = shapes
+    @shape_diagnosis
+    def diagnose(case, got_shape, exp_shape):
         if not _numeric_padding(case) and case.kwargs["padding"] == "same":
             return SAME_SIZE
         if not _numeric_padding(case):  # 'valid'

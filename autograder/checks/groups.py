@@ -15,7 +15,7 @@ import numpy as np
 from .. import oracle
 from ..compare import Hint
 from ..exercise import Bug, Case, Exercise, refused, register
-from ._shapes import differing_shapes, exact, expand, window_out_size
+from ._shapes import exact, expand, shape_diagnosis, window_out_size
 from .conv import CONV_ARGS, STRIDED_SAME, bias_ignored, conv_reference, flipped_kernel, torch_conv
 
 # conv2d/unfold (chapter 03) grades with these too.
@@ -232,11 +232,8 @@ OUTPUT_SIZE = Hint("dilated-output-size-formula", "check the output size: floor(
 
 
 def _diagnose_shape(d):
-    def diagnose(case, got, expected):
-        shapes = differing_shapes(got, expected)
-        if shapes is None:
-            return None
-        got_shape, exp_shape = shapes
+    @shape_diagnosis
+    def diagnose(case, got_shape, exp_shape):
         if got_shape[-d - 1] != exp_shape[-d - 1]:
             return C_OUT
         x, w, _ = case.args

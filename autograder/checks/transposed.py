@@ -16,7 +16,7 @@ from .. import oracle
 from ..compare import Hint
 from ..exercise import Bug, Case, Exercise, case_float_dtype, module_to, refused, register
 from ._modules import first_difference, probe, probe_labels, torch_probe
-from ._shapes import differing_shapes, expand, transposed_out_size
+from ._shapes import expand, shape_diagnosis, transposed_out_size
 from .conv import BIAS_IGNORED, flip
 
 CT_ARGS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
@@ -261,11 +261,8 @@ OUTPUT_SIZE = Hint("transposed-output-size-formula", "check the output size: (H 
 
 
 def _diagnose_shape(d):
-    def diagnose(case, got, expected):
-        shapes = differing_shapes(got, expected)
-        if shapes is None:
-            return None
-        got_shape, exp_shape = shapes
+    @shape_diagnosis
+    def diagnose(case, got_shape, exp_shape):
         x, w, _ = case.args
         stride, padding, op, dilation, _ = ct_params(case, d)
 
