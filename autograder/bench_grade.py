@@ -40,7 +40,7 @@ from pathlib import Path
 from . import course, nbcell
 
 CHAPTERS = ("01_convolution", "05_pooling", "09_layer_rms_norm")
-FAST_FLAGS = ("torch-used", "tamper")  # what the fast grader says when it was attacked
+FAST_FLAGS = ("torch-used", "tamper", "other-library")  # what the fast grader says when attacked
 
 
 def _torch_answer(signature: str, call: str, prelude: str = "") -> str:
