@@ -15,13 +15,7 @@ import numpy as np
 
 from .. import oracle
 from ..exercise import Bug, Case, Exercise, refused, register
-from ._pooling import (
-    diagnose_output_size,
-    pool_input,
-    random_sizes,
-    stride_defaults_to_one,
-    torch_call,
-)
+from . import _pooling as pooling
 from ._shapes import expand, window_out_size
 
 LP_ARGS = ("input", "norm_type", "kernel_size", "stride", "ceil_mode")
@@ -32,7 +26,7 @@ def lp_case(rng: np.random.Generator, d: int, size: tuple, norm_type: float, ker
             note: str = "", **kwargs) -> Case:
     """An lp_pool{d}d call on an (N, C, *size) input, or (C, *size) unbatched."""
     shape = ((n,) if batched else ()) + (c,) + tuple(size)
-    return Case((pool_input(rng, shape, values), norm_type, kernel), kwargs,
+    return Case((pooling.pool_input(rng, shape, values), norm_type, kernel), kwargs,
                 note=note or f"norm_type={norm_type}")
 
 
@@ -64,9 +58,10 @@ def _hidden(d: int):
         strides = (None, 1, 2, 3) if d == 1 else (None, 1, 2, (2, 1, 1)[:d], (1, 3, 2)[:d])
         for norm, ceil_mode in itertools.product(
                 (1, 2, 3, 1.5, 4.0, float("inf"), -float("inf")), (False, True)):
-            size = random_sizes(rng, d, 3, 9 if d < 3 else 6)
+            size = pooling.random_sizes(rng, d, 3, 9 if d < 3 else 6)
             kernel = int(rng.integers(1, 4)) if d == 1 else (
-                random_sizes(rng, d, 1, 4) if rng.random() < 0.5 else int(rng.integers(1, 4)))
+                pooling.random_sizes(rng, d, 1, 4) if rng.random() < 0.5
+                else int(rng.integers(1, 4)))
             kwargs = {"ceil_mode": ceil_mode}
             stride = strides[int(rng.integers(0, len(strides)))]
             if stride is not None:
@@ -152,7 +147,7 @@ def _bugs(name: str, d: int) -> list[Bug]:
         return -oracle.call(fn, -x, kernel, **kwargs)
 
     return [
-        stride_defaults_to_one(name),
+        pooling.stride_defaults_to_one(name),
         Bug("mean-instead-of-sum", "lp_pool is (sum of x^p)^(1/p): torch multiplies the "
             "average of x^p by the kernel size; you took the power mean", power_mean,
             when=_finite),
@@ -173,4 +168,5 @@ def _bugs(name: str, d: int) -> list[Bug]:
 for _name, _d in {"lp_pool1d": 1, "lp_pool2d": 2, "lp_pool3d": 3}.items():
     register(Exercise(
         name=_name, arg_names=LP_ARGS, visible=_visible(_d), hidden=_hidden(_d),
-        reference=torch_call(_name), bugs=_bugs(_name, _d), diagnose=diagnose_output_size))
+        reference=pooling.torch_call(_name), bugs=_bugs(_name, _d),
+        diagnose=pooling.diagnose_output_size))

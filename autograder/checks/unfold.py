@@ -55,15 +55,18 @@ def _unfold_visible(rng):
     ]
 
 
+def _half_of_grid(rng, kernels, dilations, paddings, strides):
+    """About half of the (kernel, dilation, padding, stride) grid, a fair coin each; lazily,
+    so the coin and the case's own draws interleave on ``rng`` as the cases are built."""
+    for combination in itertools.product(kernels, dilations, paddings, strides):
+        if rng.random() >= 0.5:
+            yield combination
+
+
 def _unfold_hidden(rng):
     out = []
-    kernels = [1, 2, 3, (2, 3)]
-    dilations = [1, 2, (1, 3)]
-    paddings = [0, 1, (2, 0)]
-    strides = [1, 2, (2, 1)]
-    for k, d, p, s in itertools.product(kernels, dilations, paddings, strides):
-        if rng.random() < 0.5:
-            continue
+    grid = _half_of_grid(rng, [1, 2, 3, (2, 3)], [1, 2, (1, 3)], [0, 1, (2, 0)], [1, 2, (2, 1)])
+    for k, d, p, s in grid:
         kh, kw = expand(k, 2)
         dh, dw = expand(d, 2)
         h = int(rng.integers(max(dh * (kh - 1) + 1 - 2, 2), 9))
@@ -223,13 +226,8 @@ def _fold_visible(rng):
 
 def _fold_hidden(rng):
     out = []
-    kernels = [1, 2, 3, (3, 2)]
-    dilations = [1, 2, (2, 1)]
-    paddings = [0, 1, (0, 2)]
-    strides = [1, 2, (1, 3)]
-    for k, d, p, s in itertools.product(kernels, dilations, paddings, strides):
-        if rng.random() < 0.5:
-            continue
+    grid = _half_of_grid(rng, [1, 2, 3, (3, 2)], [1, 2, (2, 1)], [0, 1, (0, 2)], [1, 2, (1, 3)])
+    for k, d, p, s in grid:
         (kh, kw), (dh, dw) = expand(k, 2), expand(d, 2)
         h = int(rng.integers(max(dh * (kh - 1) + 1, 2), 9))
         w = int(rng.integers(max(dw * (kw - 1) + 1, 2), 9))
