@@ -103,12 +103,9 @@ if bias is not None and bias.shape != normalized_shape:
 last = list(range(-k, 0))
 m = np.mean(input, axis=tuple(last), keepdims=True)
 v = np.var(input, axis=tuple(last), keepdims=True)
-result = (input - m) * (1 / np.sqrt(v + eps))
-if weight is not None:
-    result *= weight
-if bias is not None:
-    result += bias
-return result'''],
+gamma = 1.0 if weight is None else weight
+beta = 0.0 if bias is None else bias
+return (input - m) / np.sqrt(v + eps) * gamma + beta'''],
     "LayerNorm": ['''
 try:
     self.normalized_shape = tuple(normalized_shape)
