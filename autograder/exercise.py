@@ -156,21 +156,21 @@ def float32_case(case: Case) -> Case | None:
 
 
 def case_float_dtype(case: Case):
-    """float32 for the float32 form of a case, else float64."""
-    found = []
-    float32_case_walk((case.args, case.kwargs, case.extra), found)
-    return np.float32 if found else np.float64
+    """float32 for the float32 form of a case (``float32_case``), else float64."""
+    arrays = _arrays((case.args, case.kwargs, case.extra))
+    return np.float32 if any(a.dtype == np.float32 for a in arrays) else np.float64
 
 
-def float32_case_walk(value, found):
-    if isinstance(value, np.ndarray) and value.dtype == np.float32:
-        found.append(True)
+def _arrays(value):
+    """Every NumPy array inside nested tuples, lists and dicts."""
+    if isinstance(value, np.ndarray):
+        yield value
     elif isinstance(value, (tuple, list)):
         for v in value:
-            float32_case_walk(v, found)
+            yield from _arrays(v)
     elif isinstance(value, dict):
         for v in value.values():
-            float32_case_walk(v, found)
+            yield from _arrays(v)
 
 
 def module_to(module, dtype):

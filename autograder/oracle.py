@@ -60,22 +60,10 @@ def call(fn, *args, **kwargs):
 
 
 def case_dtype(case):
-    """torch's dtype for a module case: float32 when the case's arrays are float32 (the
-    float32 form of a case, ``exercise.float32_case``), else float64."""
-    found = []
+    """torch's dtype for a case: float32 for the float32 form of a case, else float64."""
+    from .exercise import case_float_dtype
 
-    def walk(value):
-        if isinstance(value, np.ndarray):
-            found.append(value.dtype)
-        elif isinstance(value, (tuple, list)):
-            for v in value:
-                walk(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-
-    walk((case.args, case.kwargs, case.extra))
-    return torch().float32 if np.dtype(np.float32) in found else torch().float64
+    return getattr(torch(), np.dtype(case_float_dtype(case)).name)
 
 
 def call_case(fn, case, **overrides):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -34,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .paths import COURSE_ROOT
+from .zygote import apply_limits
 
 INSIDE_ROOT = "/opt/lfs"  # the package and data/ inside the sandbox (paths.COURSE_ROOT there)
 INSIDE_SITE = "/opt/lfs/site"
@@ -263,16 +263,6 @@ def _descendants_cpu(pid: int) -> float:
 
 # The factory and its kernels ------------------------------------------------------------
 
-def _limit(limits: Limits) -> None:
-    for which, value in ((resource.RLIMIT_AS, limits.memory_bytes),
-                         (resource.RLIMIT_CPU, limits.cpu_seconds),
-                         (resource.RLIMIT_FSIZE, limits.file_bytes),
-                         (resource.RLIMIT_CORE, 0)):
-        soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value))
-
-
 class KernelUnavailable(RuntimeError):
     """The factory did not fork a kernel (it died, or did not answer in time)."""
 
@@ -373,7 +363,7 @@ class Kernel:
             for path in groups:
                 with open(path, "w") as fh:
                     fh.write("0")
-            _limit(limits)
+            apply_limits(asdict(limits))
 
         self.process = subprocess.Popen(
             unsandboxed_command(),

@@ -105,7 +105,8 @@ def _drop_capabilities() -> None:
         raise SetupFailed(f"capabilities still held: {effective}")
 
 
-def _limit(limits: dict) -> None:
+def apply_limits(limits: dict) -> None:
+    """The kernel's rlimits (``sandbox.Limits`` as a dict); never above a hard limit."""
     for which, value in ((resource.RLIMIT_AS, limits["memory_bytes"]),
                          (resource.RLIMIT_CPU, limits["cpu_seconds"]),
                          (resource.RLIMIT_FSIZE, limits["file_bytes"]),
@@ -137,7 +138,7 @@ def _child(control: socket.socket, request: int, channel: int, limits: dict) -> 
     os.closerange(3, 1 << 16)  # nothing of the factory's, or of another kernel, stays open
     if os.read(0, 1) != b"G":  # the coordinator has put this process in its cgroup
         os._exit(0)
-    _limit(limits)
+    apply_limits(limits)
     _own_namespaces()
     kernel = os.fork()  # PID 1 of the new PID namespace
     if kernel:

@@ -29,3 +29,22 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield chromium
         chromium.close()
+
+
+def wait_for_server(url: str, process, seconds: float, log: Path, what: str) -> None:
+    """Poll ``url`` until it answers; fail with the tail of ``log`` if ``process`` stops
+    first or ``seconds`` pass (then the process is killed)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} stopped:\n" + log.read_text()[-3000:])
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    pytest.fail(f"{what} did not start in {seconds:.0f} s:\n" + log.read_text()[-3000:])

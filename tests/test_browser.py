@@ -16,12 +16,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from browsertools import require_browser
+from browsertools import require_browser, wait_for_server
 
 from autograder import course
 
@@ -84,16 +82,7 @@ def lab(tmp_path_factory):
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "lab.log", "w"))
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("JupyterLab did not start:\n" + (root / "lab.log").read_text()[-2000:])
+    wait_for_server(f"{base}/api/status?token={token}", server, 120, root / "lab.log", "JupyterLab")
     yield base, token, root
     server.terminate()
     try:

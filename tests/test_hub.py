@@ -23,12 +23,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from browsertools import require_browser
+from browsertools import require_browser, wait_for_server
 from hub_submissions import BROKEN, CHAPTER, GOOD, NOT_JSON, SMUGGLED, SMUGGLER, answered
 
 from autograder import course
@@ -107,18 +105,9 @@ def hub():
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900  # the users' environment is built once per machine
     try:
-        while time.monotonic() < deadline:
-            if make.poll() is not None:
-                pytest.fail("make hub stopped:\n" + (private / "hub.log").read_text()[-3000:])
-            try:
-                urllib.request.urlopen(f"{base}/hub/api", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("the hub did not start:\n" + (private / "hub.log").read_text()[-3000:])
+        # 900 s: the users' environment is built once per machine.
+        wait_for_server(f"{base}/hub/api", make, 900, private / "hub.log", "make hub")
         passwords = dict(line.split(":", 1) for line in
                          (home / "hub" / "passwords").read_text().splitlines())
         yield base, passwords, home, clone

@@ -4,11 +4,13 @@ import numpy as np
 from booktools import solution
 
 
-def _axes(x):
+def stat_axes(x):
+    """The axes batch norm averages over: every axis but the channels (1)."""
     return (0,) + tuple(range(2, x.ndim))
 
 
-def _view(x):
+def channel_view(x):
+    """The shape that lines a (C,) array up with axis 1 of ``x``."""
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
@@ -28,7 +30,7 @@ def catalogue():
         out = ref.batch_norm(input, running_mean, running_var, weight, bias, training,
                              momentum, eps)
         if training and running_var is not None:
-            running_var[...] = (1 - momentum) * old + momentum * input.var(axis=_axes(input))
+            running_var[...] = (1 - momentum) * old + momentum * input.var(axis=stat_axes(input))
         return out
 
     def unbiased_normalization(input, running_mean, running_var, weight=None, bias=None,
@@ -37,13 +39,13 @@ def catalogue():
                              momentum, eps)
         if training:
             m = input.size // input.shape[1]
-            var = input.var(axis=_axes(input)).reshape(_view(input))
+            var = input.var(axis=stat_axes(input)).reshape(channel_view(input))
             # rescale from sqrt(var + eps) to sqrt(var * m / (m - 1) + eps)
             out = out * np.sqrt(var + eps) / np.sqrt(var * m / (m - 1) + eps)
         if weight is not None:
-            out = out * weight.reshape(_view(input))
+            out = out * weight.reshape(channel_view(input))
         if bias is not None:
-            out = out + bias.reshape(_view(input))
+            out = out + bias.reshape(channel_view(input))
         return out
 
     def eval_uses_batch_stats(input, running_mean, running_var, weight=None, bias=None,
@@ -61,23 +63,24 @@ def catalogue():
             return out
         y = (input - input.mean(axis=0)) / np.sqrt(input.var(axis=0) + eps)
         if weight is not None:
-            y = y * weight.reshape(_view(input))
+            y = y * weight.reshape(channel_view(input))
         if bias is not None:
-            y = y + bias.reshape(_view(input))
+            y = y + bias.reshape(channel_view(input))
         return y
 
     def eps_outside(input, running_mean, running_var, weight=None, bias=None,
                     training=False, momentum=0.1, eps=1e-5):
         if training:
-            mean, var = input.mean(axis=_axes(input)), input.var(axis=_axes(input))
+            mean, var = input.mean(axis=stat_axes(input)), input.var(axis=stat_axes(input))
         else:
             mean, var = running_mean, running_var
         ref.batch_norm(input, running_mean, running_var, None, None, training, momentum, eps)
-        y = (input - mean.reshape(_view(input))) / (np.sqrt(var.reshape(_view(input))) + eps)
+        view = channel_view(input)
+        y = (input - mean.reshape(view)) / (np.sqrt(var.reshape(view)) + eps)
         if weight is not None:
-            y = y * weight.reshape(_view(input))
+            y = y * weight.reshape(channel_view(input))
         if bias is not None:
-            y = y + bias.reshape(_view(input))
+            y = y + bias.reshape(channel_view(input))
         return y
 
     def affine_last_axis(input, running_mean, running_var, weight=None, bias=None,

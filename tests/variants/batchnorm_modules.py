@@ -2,9 +2,7 @@
 each must be caught as."""
 from booktools import solution
 
-
-def _axes(x):
-    return (0,) + tuple(range(2, x.ndim))
+from variants.batchnorm import stat_axes
 
 
 def catalogue():
@@ -35,7 +33,7 @@ def catalogue():
                                      self.running_var if running else None, self.weight,
                                      self.bias, use_batch, factor, self.eps)
                 if biased_running_var and training and track:
-                    var = input.var(axis=_axes(input))
+                    var = input.var(axis=stat_axes(input))
                     self.running_var[...] = (1 - factor) * old + factor * var
                 return out
         Wrong.__name__ = f"{base.__name__}_{name}"

@@ -3,13 +3,7 @@ each must be caught as."""
 import numpy as np
 from booktools import solution
 
-
-def _axes(x):
-    return (0,) + tuple(range(2, x.ndim))
-
-
-def _view(x):
-    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+from variants.batchnorm import stat_axes
 
 
 def catalogue():
@@ -18,14 +12,14 @@ def catalogue():
     # sync_batch_norm_stats ------------------------------------------------------------
     def mean_of_means(shards):
         mean, var, var_u, n = ref.sync_batch_norm_stats(shards)
-        means = [s.mean(axis=_axes(s)) for s in shards if s.shape[0]]
+        means = [s.mean(axis=stat_axes(s)) for s in shards if s.shape[0]]
         return np.mean(means, axis=0), var, var_u, n
 
     def mean_of_vars(shards):
         mean, _, _, n = ref.sync_batch_norm_stats(shards)
         full = [s for s in shards if s.shape[0]]
         counts = np.array([s.size // s.shape[1] for s in full])
-        var = sum(c * s.var(axis=_axes(s)) for c, s in zip(counts, full, strict=True))
+        var = sum(c * s.var(axis=stat_axes(s)) for c, s in zip(counts, full, strict=True))
         var = var / counts.sum()
         return mean, var, var * n / (n - 1), n
 
