@@ -345,16 +345,29 @@ class Kernel:
         self.fd, channel_end = os.pipe()
         try:
             if zygote is not None:
-                self.pid = zygote.fork(request_end, channel_end)
-                for group in self.groups:  # before the go-ahead: all it starts is counted
-                    with open(group / "cgroup.procs", "w") as fh:
-                        fh.write(str(self.pid))
+                self.pid = self._fork_into_groups(zygote, request_end, channel_end)
                 os.write(self.request, b"G")
             else:
                 self.pid = self._spawn_unsandboxed(request_end, channel_end, limits)
         finally:
             os.close(request_end)
             os.close(channel_end)
+
+    def _fork_into_groups(self, zygote: Zygote, request_end: int, channel_end: int) -> int:
+        """A forked kernel, in its cgroups before the go-ahead (all it starts is counted).
+        A factory that dies just after forking takes its child along: that child is gone
+        before it can join, and the next fork finds the factory dead and restarts it."""
+        for attempt in (1, 2):
+            pid = zygote.fork(request_end, channel_end)
+            try:
+                for group in self.groups:
+                    with open(group / "cgroup.procs", "w") as fh:
+                        fh.write(str(pid))
+                return pid
+            except ProcessLookupError:
+                if attempt == 2:
+                    raise KernelUnavailable("two forked kernels died before they started") from None
+        raise AssertionError("unreachable")
 
     def _spawn_unsandboxed(self, request_end: int, channel_end: int, limits: Limits) -> int:
         groups = [str(g / "cgroup.procs") for g in self.groups]
