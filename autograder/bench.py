@@ -26,6 +26,7 @@ import os
 import platform
 import statistics
 import time
+import timeit
 import tracemalloc
 import types
 import warnings
@@ -171,15 +172,6 @@ def _layernorm(rng, F):
     return (x, (64, 56, 56)), {}, lambda t: F.layer_norm(t[0], (64, 56, 56)), _pass_limit(x)
 
 
-def _call_times(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def _first(value):
     return value[0] if isinstance(value, tuple) else value
 
@@ -260,7 +252,7 @@ def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
         with torch.no_grad():
             for _ in range(blocks):
                 for side, call in calls.items():
-                    timed[side].extend(_call_times(call, 3))
+                    timed[side].extend(timeit.Timer(call).repeat(repeat=3, number=1))
                     time.sleep(pause)
         n, limit, t = (min(timed[side]) * 1e3 for side in ("numpy", "limit", "torch"))
         medians = {side: round(statistics.median(timed[side]) * 1e3, 3) for side in timed}
