@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from . import course, nbcell
+from . import compare, course, nbcell
 from .paths import COURSE_ROOT
 
 RESULTS = COURSE_ROOT / "data" / "bench.json"
@@ -172,8 +172,24 @@ def _layernorm(rng, F):
     return (x, (64, 56, 56)), {}, lambda t: F.layer_norm(t[0], (64, 56, 56)), _pass_limit(x)
 
 
-def _first(value):
-    return value[0] if isinstance(value, tuple) else value
+def _differs_from_torch(got, want) -> str | None:
+    """Why the answer is not torch's, or None: every output (max pooling's indices too), its
+    dtype and its values, under the book's tolerance with the absolute part scaled to the
+    output's size. These shapes sum hundreds of float32 products in another order than
+    torch, so an output near 0 carries the rounding of its large neighbours; the graded
+    cases are small and use the tolerance as it is."""
+    got, want = compare.as_outputs(got), tuple(w.numpy() for w in compare.as_outputs(want))
+    if len(got) != len(want):
+        return f"{len(got)} outputs, torch has {len(want)}"
+    for out, exp in zip(got, want, strict=True):
+        out = np.asarray(out)
+        if out.dtype != exp.dtype or out.shape != exp.shape:
+            return f"{out.dtype}{out.shape}, torch gives {exp.dtype}{exp.shape}"
+        rtol, atol = compare.tolerance(exp.dtype)
+        scale = max(1.0, float(np.abs(exp).max(initial=0)))
+        if not np.allclose(out, exp, rtol=rtol, atol=atol * scale):
+            return f"max error {np.max(np.abs(out.astype(np.float64) - exp)):.3g}"
+    return None
 
 
 def _peak_extra_bytes(call) -> int:
@@ -238,10 +254,9 @@ def run(blocks: int = 5, pause: float = 0.3, only=None) -> list[dict]:
             continue
         args, kwargs, torch_call, limit_call = make(rng, F)
         tensors = tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args)
-        got, want = _first(fn(*args, **kwargs)), _first(torch_call(tensors)).numpy()
-        if not np.allclose(got, want, rtol=1e-3, atol=1e-3) or got.dtype != want.dtype:
-            print(f"{label:58} NOT EQUAL to torch (dtype {got.dtype} vs {want.dtype}, "
-                  f"max error {np.max(np.abs(got.astype(np.float64) - want)):.3g})")
+        problem = _differs_from_torch(fn(*args, **kwargs), torch_call(tensors))
+        if problem:
+            print(f"{label:58} NOT EQUAL to torch: {problem}")
             continue
         timed = {"numpy": [], "limit": [], "torch": []}
         calls = {  # bound now: the loop moves on to other cases
