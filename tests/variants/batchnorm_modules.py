@@ -2,6 +2,7 @@
 each must be caught as."""
 from booktools import solution
 
+from variants import pinned
 from variants.batchnorm import stat_axes
 
 
@@ -39,24 +40,6 @@ def catalogue():
         Wrong.__name__ = f"{base.__name__}_{name}"
         return Wrong
 
-    def tracks_always(base):
-        class TracksAlways(base):
-            """track_running_stats=False ignored: running statistics kept and used."""
-            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                         track_running_stats=True, **kwargs):
-                super().__init__(num_features, eps, momentum, affine, True, **kwargs)
-        TracksAlways.__name__ = f"{base.__name__}_tracks_always"
-        return TracksAlways
-
-    def affine_always(base):
-        class AffineAlways(base):
-            """affine=False ignored: weight and bias exist (ones and zeros)."""
-            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                         track_running_stats=True, **kwargs):
-                super().__init__(num_features, eps, momentum, True, track_running_stats, **kwargs)
-        AffineAlways.__name__ = f"{base.__name__}_affine_always"
-        return AffineAlways
-
     def step_off_by_one(base):
         class Wrong(base):
             """momentum=None with the factor taken BEFORE counting: 1/0 on the first step
@@ -88,8 +71,9 @@ def catalogue():
              "momentum-none-as-0.1"),
             (name, wrong_module(base, "count_not_incremented", counted=False),
              "num-batches-tracked-not-counted"),
-            (name, tracks_always(base), "running-statistics-without-tracking"),
-            (name, affine_always(base), "parameters-with-affine-false"),
+            (name, pinned(base, "tracks_always", track_running_stats=True),
+             "running-statistics-without-tracking"),
+            (name, pinned(base, "affine_always", affine=True), "parameters-with-affine-false"),
             (name, step_off_by_one(base), "cumulative-average-off-by-one"),
         ]
     return out

@@ -3,6 +3,8 @@ must be caught as."""
 import numpy as np
 from booktools import solution
 
+from variants import pinned
+
 
 def catalogue():
     ref = solution("10_instance_group_norm")
@@ -36,25 +38,6 @@ def catalogue():
                 return super().__call__(x)
         return Cumulative
 
-    def _always_tracking(base):
-        class AlwaysTracking(base):
-            def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                         track_running_stats=False, *, bias=True):
-                super().__init__(num_features, eps, momentum, affine, True, bias=bias)
-        return AlwaysTracking
-
-    class GroupNormNoParams(ref.GroupNorm):
-        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
-            super().__init__(num_groups, num_channels, eps, False, bias=bias)
-
-    class GroupNormAlwaysParams(ref.GroupNorm):
-        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
-            super().__init__(num_groups, num_channels, eps, True, bias=bias)
-
-    class GroupNormAlwaysBias(ref.GroupNorm):
-        def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
-            super().__init__(num_groups, num_channels, eps, affine, bias=True)
-
     class GroupNormPerGroup(ref.GroupNorm):
         def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
             super().__init__(num_groups, num_channels, eps, affine, bias=bias)
@@ -70,11 +53,13 @@ def catalogue():
             (name, _always_affine(base), "parameters-with-affine-false"),
             (name, _eval_ignored(base), "eval-uses-input-statistics"),
             (name, _momentum_none_cumulative(base), "momentum-none-as-a-cumulative-average"),
-            (name, _always_tracking(base), "running-statistics-without-tracking"),
+            (name, pinned(base, "always_tracking", track_running_stats=True),
+             "running-statistics-without-tracking"),
         ]
     return out + [
-        ("GroupNorm", GroupNormNoParams, "no-parameters-by-default"),
-        ("GroupNorm", GroupNormAlwaysParams, "parameters-with-affine-false"),
-        ("GroupNorm", GroupNormAlwaysBias, "bias-with-bias-false"),
+        ("GroupNorm", pinned(ref.GroupNorm, "no_params", affine=False), "no-parameters-by-default"),
+        ("GroupNorm", pinned(ref.GroupNorm, "always_params", affine=True),
+         "parameters-with-affine-false"),
+        ("GroupNorm", pinned(ref.GroupNorm, "always_bias", bias=True), "bias-with-bias-false"),
         ("GroupNorm", GroupNormPerGroup, "parameters-per-group"),
     ]

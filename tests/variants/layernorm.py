@@ -2,6 +2,8 @@
 import numpy as np
 from booktools import solution
 
+from variants import pinned
+
 
 def catalogue():
     ref = solution("09_layer_rms_norm")
@@ -76,14 +78,6 @@ def catalogue():
     def rms_no_root(x, normalized_shape, weight=None, eps=None):
         return _rms(x, normalized_shape, weight, eps, root=False)
 
-    class LayerNormAlwaysAffine(ref.LayerNorm):
-        def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
-            super().__init__(normalized_shape, eps, True, bias)
-
-    class LayerNormAlwaysBias(ref.LayerNorm):
-        def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
-            super().__init__(normalized_shape, eps, elementwise_affine, True)
-
     class LayerNormEpsOutside(ref.LayerNorm):
         def __call__(self, x):
             return eps_outside(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -91,10 +85,6 @@ def catalogue():
     class LayerNormUnbiased(ref.LayerNorm):
         def __call__(self, x):
             return unbiased(x, self.normalized_shape, self.weight, self.bias, self.eps)
-
-    class RMSNormAlwaysAffine(ref.RMSNorm):
-        def __init__(self, normalized_shape, eps=None, elementwise_affine=True):
-            super().__init__(normalized_shape, eps, True)
 
     class RMSNormEps1e5(ref.RMSNorm):
         def __call__(self, x):
@@ -121,11 +111,13 @@ def catalogue():
         ("rms_norm", rms_eps_outside, "eps-outside-the-root-mean-square"),
         ("rms_norm", rms_last_axis, "last-axis-only"),
         ("rms_norm", rms_no_root, "square-root-missing"),
-        ("LayerNorm", LayerNormAlwaysAffine, "parameters-with-elementwise-affine-false"),
-        ("LayerNorm", LayerNormAlwaysBias, "bias-with-bias-false"),
+        ("LayerNorm", pinned(ref.LayerNorm, "always_affine", elementwise_affine=True),
+         "parameters-with-elementwise-affine-false"),
+        ("LayerNorm", pinned(ref.LayerNorm, "always_bias", bias=True), "bias-with-bias-false"),
         ("LayerNorm", LayerNormEpsOutside, "eps-outside-the-square-root"),
         ("LayerNorm", LayerNormUnbiased, "unbiased-variance"),
-        ("RMSNorm", RMSNormAlwaysAffine, "parameters-with-elementwise-affine-false"),
+        ("RMSNorm", pinned(ref.RMSNorm, "always_affine", elementwise_affine=True),
+         "parameters-with-elementwise-affine-false"),
         ("RMSNorm", RMSNormEps1e5, "eps-1e-5-by-default"),
         ("RMSNorm", RMSNormCentred, "mean-subtracted"),
         ("RMSNorm", RMSNormEpsOutside, "eps-outside-the-root-mean-square"),
